@@ -1,0 +1,11 @@
+"""Sound-based anomaly detection for industrial machines, the scikit-learn way.
+
+Rows are clips. Detectors follow scikit-learn's outlier-detection conventions:
+``score_samples`` is higher for more normal clips and ``predict`` returns +1
+(normal) / -1 (anomaly). Datasets (MIMII, DCASE) label an anomaly 1.
+"""
+
+__version__ = "0.1.0.dev0"
+
+# Exports: one line per public object (several people edit this block; keep it sorted).
+__all__ = []
