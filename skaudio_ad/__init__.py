@@ -7,5 +7,11 @@ Rows are clips. Detectors follow scikit-learn's outlier-detection conventions:
 
 __version__ = "0.1.0.dev0"
 
+from . import metrics
+from ._detector import ConvAutoencoderDetector
+
 # Exports: one line per public object (several people edit this block; keep it sorted).
-__all__ = []
+__all__ = [
+    "ConvAutoencoderDetector",
+    "metrics",
+]

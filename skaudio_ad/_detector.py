@@ -1,0 +1,495 @@
+"""ConvAutoencoderDetector: the scikit-learn shell around the pure training core."""
+
+import logging
+import numbers
+
+import jax
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from . import _training
+from ._network import NetworkConfig
+
+__all__ = ["ConvAutoencoderDetector"]
+
+logger = logging.getLogger("skaudio_ad")
+
+
+class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
+    """Convolutional autoencoder anomaly detector for log-mel spectrograms (JAX/Flax).
+
+    Trained on normal clips only, the network learns to reconstruct short time patches of
+    their spectrograms; a clip it cannot reconstruct well is anomalous. The anomaly score is
+    the clip's mean reconstruction error and ``score_samples`` returns its negative, so that
+    higher means more normal, as everywhere in scikit-learn.
+
+    ``decision_function = score_samples - offset_``, with ``offset_ = -(error_mean_ +
+    threshold * error_std_)``: a clip is an anomaly (``predict`` returns -1) when its error
+    exceeds the mean plus ``threshold`` standard deviations of the errors of normal clips.
+
+    Parameters
+    ----------
+    latent_dim : int >= 1, default=16
+        Size of the bottleneck code of one patch.
+    threshold : float, default=2.0
+        k in the rule "anomalous when error > mean + k * std of normal errors". The statistics
+        come from the held-out validation clips when ``validation_fraction > 0`` (training
+        errors are optimistic), else from the training clips. Changing it only moves
+        ``offset_``; :meth:`set_threshold` does so without refitting.
+    learning_rate : float > 0, default=1e-3
+        Adam's step size.
+    batch_size : int >= 1, default=64
+        Patches per training step. The last batch of an epoch is padded and masked, so no
+        patch is dropped.
+    max_epochs : int >= 1, default=100
+        Upper bound on the number of passes over the training patches.
+    validation_fraction : float in [0, 1), default=0.1
+        Fraction of the clips (not patches: patches of one clip are correlated) held out for
+        early stopping and for the threshold statistics. When it rounds to no clip, training
+        loss drives early stopping and the training clips calibrate the threshold.
+    patience : int >= 1, default=10
+        Stop after this many epochs without a lower validation loss, restoring the best weights.
+    patch_frames : int >= 1, default=32
+        Length of a time patch in frames (32 frames are about 1 s at 16 kHz, hop 512). Clips
+        shorter than this at ``fit`` use their own length; shorter clips at scoring are an error.
+    hidden_channels : int >= 1, default=64
+        Width of the convolutional layers.
+    architecture : {"conv1d", "conv2d"}, default="conv1d"
+        "conv1d": 1-D convolutions over time with the mel bins as channels. "conv2d": 2-D
+        convolutions over (time x mel). See Notes for the measurements behind the default.
+    normal_label : int, str or None, default=None
+        When set and ``fit`` receives ``y``, only the rows with ``y == normal_label`` train the
+        network and calibrate the threshold, so that ``GridSearchCV`` on labelled data (MIMII
+        and DCASE label normal clips 0) trains on normals only. ``None`` ignores ``y``.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the validation split and the shuffling. An int gives
+        identical scores on every fit.
+    verbose : int, default=0
+        0 is silent, 1 shows a progress bar over epochs with the losses, 2 logs one line per
+        epoch to the ``"skaudio_ad"`` logger.
+    warm_start : bool, default=False
+        When True, ``fit`` continues training from the current weights (and standardisation)
+        instead of starting afresh.
+
+    Attributes
+    ----------
+    offset_ : float
+        ``-(error_mean_ + threshold * error_std_)``; ``decision_function = score_samples -
+        offset_``.
+    error_mean_, error_std_ : float
+        Mean and standard deviation of the clip errors of the normal calibration clips.
+    n_calibration_clips_ : int
+        Number of clips behind ``error_mean_`` and ``error_std_``.
+    feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
+        Per mel bin (per feature for 2-D input) standardisation learned in the first ``fit``.
+    patch_frames_ : int
+        Patch length used, ``min(patch_frames, n_frames)`` of the first fit.
+    params_ : dict
+        The trained network parameters as nested dicts of numpy arrays.
+    history_ : list of dict
+        One dict per epoch: ``epoch``, ``train_loss``, ``valid_loss`` (None without
+        validation) and ``seconds``.
+    n_epochs_ : int
+        Number of epochs trained in total (``warm_start`` and ``partial_fit`` add to it).
+    best_epoch_ : int
+        The epoch whose weights were kept.
+    n_features_in_ : int
+        Mel bins of 3-D input, or features of 2-D input.
+
+    See Also
+    --------
+    skaudio_ad.MelSpectrogramTransformer : Waveforms or audio files to log-mel spectrograms.
+    sklearn.ensemble.IsolationForest : The same sign conventions on tabular features.
+
+    Notes
+    -----
+    Input is the 3-D output of :class:`~skaudio_ad.MelSpectrogramTransformer`, ``(n_clips,
+    n_mels, n_frames)``, cut into patches of ``patch_frames`` frames: during training, one
+    non-overlapping tiling per clip and epoch at a random offset; for scoring, patches with a
+    hop of half a patch, each frame's error averaged over the patches that cover it
+    (:meth:`frame_errors`). 2-D input ``(n_samples, n_features)`` is read as clips of one
+    frame with ``n_features`` channels (a dense autoencoder over the features).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skaudio_ad import ConvAutoencoderDetector
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 16, 48))  # (n_clips, n_mels, n_frames)
+    >>> detector = ConvAutoencoderDetector(max_epochs=3, random_state=0).fit(X)
+    >>> X_test = np.concatenate([X[:2], X[:2] + 3.0])
+    >>> detector.predict(X_test)
+    array([ 1,  1, -1, -1])
+    >>> bool(np.all(detector.decision_function(X_test) ==
+    ...      detector.score_samples(X_test) - detector.offset_))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "latent_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "threshold": [Interval(numbers.Real, None, None, closed="neither")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "patch_frames": [Interval(numbers.Integral, 1, None, closed="left")],
+        "hidden_channels": [Interval(numbers.Integral, 1, None, closed="left")],
+        "architecture": [StrOptions({"conv1d", "conv2d"})],
+        "normal_label": [numbers.Integral, str, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        *,
+        latent_dim=16,
+        threshold=2.0,
+        learning_rate=1e-3,
+        batch_size=64,
+        max_epochs=100,
+        validation_fraction=0.1,
+        patience=10,
+        patch_frames=32,
+        hidden_channels=64,
+        architecture="conv1d",
+        normal_label=None,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.latent_dim = latent_dim
+        self.threshold = threshold
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.patch_frames = patch_frames
+        self.hidden_channels = hidden_channels
+        self.architecture = architecture
+        self.normal_label = normal_label
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    # ------------------------------------------------------------------ fitting
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Train on normal clips and calibrate the threshold.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
+            Normal clips: log-mel spectrograms, or 2-D features.
+        y : array-like of shape (n_clips,), default=None
+            Ignored unless ``normal_label`` is set; then only rows with ``y == normal_label``
+            are used.
+
+        Returns
+        -------
+        self : ConvAutoencoderDetector
+        """
+        continuing = self.warm_start and hasattr(self, "params_")
+        X = self._validate_input(X, reset=not continuing)
+        X = self._select_normals(X, y)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        rng = np.random.default_rng(seed)
+        n_clips = X.shape[0]
+        n_valid = int(n_clips * self.validation_fraction)
+        if n_valid >= n_clips:
+            n_valid = n_clips - 1
+        order = rng.permutation(n_clips)
+        X_valid, X_train = X[order[:n_valid]], X[order[n_valid:]]
+
+        if not continuing:
+            self._initialise(X_train, seed)
+        X_train = self._standardise(X_train)
+        X_valid = self._standardise(X_valid) if n_valid else None
+        self._train(X_train, X_valid, self.max_epochs, rng)
+        self._calibrate(X_valid if n_valid else X_train)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train one epoch on ``X``, initialising the network on the first call.
+
+        The standardisation comes from the first chunk; the threshold statistics from the
+        latest chunk's training errors. Stream data too large for memory in chunks of clips.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
+            A chunk of normal clips.
+        y : array-like of shape (n_clips,), default=None
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        self : ConvAutoencoderDetector
+        """
+        first = not hasattr(self, "params_")
+        X = self._validate_input(X, reset=first)
+        X = self._select_normals(X, y)
+        seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        if first:
+            self._initialise(X, seed)
+        rng = np.random.default_rng([seed, self.n_epochs_])
+        X = self._standardise(X)
+        self._train(X, None, 1, rng, early_stopping=False)
+        self._calibrate(X)
+        return self
+
+    def set_threshold(self, threshold):
+        """Set ``threshold`` (k) and move ``offset_`` to match, without retraining.
+
+        Parameters
+        ----------
+        threshold : float
+            The new k.
+
+        Returns
+        -------
+        self : ConvAutoencoderDetector
+        """
+        self.set_params(threshold=threshold)
+        if hasattr(self, "error_mean_"):
+            self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
+        return self
+
+    # ------------------------------------------------------------------ scoring
+
+    def frame_errors(self, X):
+        """Reconstruction error of every time frame: *when* in a clip the anomaly is.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
+            Clips to score.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_clips, n_frames), dtype float64
+            Squared error of the standardised spectrogram, averaged over mel bins and over the
+            patches covering each frame. Higher is more anomalous; its mean over frames is the
+            clip's anomaly score, ``-score_samples``.
+        """
+        check_is_fitted(self)
+        X = self._standardise(self._validate_input(X, reset=False))
+        if X.shape[1] < self.patch_frames_:
+            raise ValueError(
+                f"Clips have {X.shape[1]} frames, fewer than the {self.patch_frames_} frames "
+                "of a patch this detector was fitted with. Pass longer clips, or fit with a "
+                "smaller patch_frames."
+            )
+        params = self._device_params()
+        hop = max(1, self.patch_frames_ // 2)
+        return _training.frame_errors(self._config, self.learning_rate, params, X, hop)
+
+    def score_samples(self, X):
+        """Minus the mean reconstruction error of each clip: higher is more normal.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
+            Clips to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_clips,), dtype float64
+        """
+        return -self.frame_errors(X).mean(axis=1)
+
+    def decision_function(self, X):
+        """``score_samples(X) - offset_``: negative for anomalies.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
+            Clips to score.
+
+        Returns
+        -------
+        decision : ndarray of shape (n_clips,), dtype float64
+        """
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        """+1 for a normal clip, -1 for an anomaly (error above mean + k * std).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
+            Clips to classify.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_clips,), dtype int
+        """
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _validate_input(self, X, *, reset):
+        """Validated input as a C-contiguous float32 array ``(n_clips, n_frames, n_channels)``."""
+        if getattr(X, "ndim", 0) > 3:
+            raise ValueError(
+                "Expected a 3-D array (n_clips, n_mels, n_frames) or a 2-D array "
+                f"(n_samples, n_features); got a {X.ndim}-D array of shape {X.shape}."
+            )
+        X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
+        X = X[:, None, :] if X.ndim == 2 else X.transpose(0, 2, 1)
+        return np.ascontiguousarray(X, dtype=np.float32)
+
+    def _select_normals(self, X, y):
+        if self.normal_label is None or y is None:
+            return X
+        y = np.asarray(y)
+        if y.shape != (X.shape[0],):
+            raise ValueError(f"y has shape {y.shape}; expected ({X.shape[0]},), one per clip.")
+        keep = y == self.normal_label
+        if not keep.any():
+            raise ValueError(
+                f"No row of y equals normal_label={self.normal_label!r} (labels found: "
+                f"{np.unique(y).tolist()}); nothing to train on."
+            )
+        return X[keep]
+
+    def _initialise(self, X, seed):
+        stats = X.reshape(-1, X.shape[2]).astype(np.float64)
+        self.feature_mean_ = stats.mean(axis=0)
+        # A constant bin would divide by zero; it then only carries its offset.
+        self.feature_scale_ = np.maximum(stats.std(axis=0), 1e-6)
+        self.patch_frames_ = int(min(self.patch_frames, X.shape[1]))
+        key = jax.random.fold_in(jax.random.key(seed), 0)
+        params, opt_state = _training.init_state(self._config, self.learning_rate, key)
+        self.params_ = _training.to_pure(params)
+        self.optimizer_state_ = _training.opt_state_leaves(opt_state)
+        self.history_ = []
+        self.n_epochs_ = 0
+        self.best_epoch_ = 0
+
+    @property
+    def _config(self):
+        return NetworkConfig(
+            architecture=self.architecture,
+            n_channels=int(self.n_features_in_),
+            patch_frames=self.patch_frames_,
+            latent_dim=self.latent_dim,
+            hidden_channels=self.hidden_channels,
+        )
+
+    def _standardise(self, X):
+        return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
+
+    def _device_params(self):
+        return jax.device_put(_training.from_pure(self._config, self.params_))
+
+    def _train(self, X_train, X_valid, n_epochs, rng, early_stopping=True):
+        config, lr = self._config, self.learning_rate
+        params = self._device_params()
+        opt_state = jax.device_put(
+            _training.opt_state_from_leaves(config, lr, params, self.optimizer_state_)
+        )
+        n_clips, n_frames, _ = X_train.shape
+        # Round the clip count up so that folds of similar size share one compiled step.
+        X_device = jax.device_put(_training.pad_clips(X_train))
+        hop = max(1, self.patch_frames_ // 2)
+        best = (np.inf, _training.to_pure(params), self.n_epochs_)
+        since_best = 0
+        progress = _progress_bar(n_epochs, self.verbose)
+        for _ in range(n_epochs):
+            start = _training.clock()
+            clips, starts = _training.training_tiles(n_clips, n_frames, self.patch_frames_, rng)
+            params, opt_state, train_loss = _training.run_epoch(
+                config, lr, self.batch_size, params, opt_state, X_device, clips, starts, rng
+            )
+            valid_loss = None
+            if X_valid is not None:
+                valid_loss = float(
+                    _training.frame_errors(config, lr, params, X_valid, hop).mean()
+                )
+            self.n_epochs_ += 1
+            record = {
+                "epoch": self.n_epochs_,
+                "train_loss": train_loss,
+                "valid_loss": valid_loss,
+                "seconds": _training.clock() - start,
+            }
+            self.history_.append(record)
+            _report(progress, record, self.verbose)
+            monitored = train_loss if valid_loss is None else valid_loss
+            if not np.isfinite(monitored):
+                if progress is not None:
+                    progress.close()
+                raise _training.TrainingDiverged(
+                    f"Training diverged at epoch {self.n_epochs_}: the loss is {monitored}. "
+                    f"Try a smaller learning_rate (now {self.learning_rate}) and check that "
+                    "the input is finite and on a sane scale (log-mel dB, not raw power)."
+                )
+            if not early_stopping:
+                best = (monitored, None, self.n_epochs_)
+                continue
+            if monitored < best[0]:
+                best = (monitored, _training.to_pure(params), self.n_epochs_)
+                since_best = 0
+            else:
+                since_best += 1
+                if since_best >= self.patience:
+                    break
+        if progress is not None:
+            progress.close()
+        self.params_ = best[1] if best[1] is not None else _training.to_pure(params)
+        self.optimizer_state_ = _training.opt_state_leaves(opt_state)
+        self.best_epoch_ = best[2]
+
+    def _calibrate(self, X):
+        """Threshold statistics from the clip errors of normal (standardised) clips ``X``."""
+        hop = max(1, self.patch_frames_ // 2)
+        errors = _training.frame_errors(
+            self._config, self.learning_rate, self._device_params(), X, hop
+        ).mean(axis=1)
+        self.n_calibration_clips_ = len(errors)
+        self.error_mean_ = float(errors.mean())
+        self.error_std_ = float(errors.std(ddof=1)) if len(errors) > 1 else 0.0
+        self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
+
+
+def _progress_bar(total, verbose):
+    if verbose != 1:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="epochs", unit="epoch", leave=False)
+
+
+def _report(progress, record, verbose):
+    valid = record["valid_loss"]
+    if progress is not None:
+        progress.set_postfix(
+            train_loss=f"{record['train_loss']:.4f}",
+            valid_loss="-" if valid is None else f"{valid:.4f}",
+        )
+        progress.update()
+    elif verbose >= 2:
+        if not logger.handlers and not logging.getLogger().handlers:
+            logging.basicConfig(level=logging.INFO, format="%(message)s")
+        logger.setLevel(logging.INFO)
+        logger.info(
+            "epoch %d  train_loss %.5f  valid_loss %s  %.2fs",
+            record["epoch"],
+            record["train_loss"],
+            "-" if valid is None else f"{valid:.5f}",
+            record["seconds"],
+        )

@@ -1,0 +1,269 @@
+"""ConvAutoencoderDetector: scikit-learn's contract, planted anomalies, determinism, training."""
+
+import json
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skaudio_ad import ConvAutoencoderDetector
+
+# One small shape for every test, so that JAX compiles each step once per session.
+N_MELS, N_FRAMES, PATCH = 16, 64, 16
+SMALL = dict(patch_frames=PATCH, hidden_channels=16, latent_dim=8, max_epochs=30)
+
+
+def spectrograms(n, seed, anomaly=False):
+    """Log-mel-like clips: a fixed spectral profile, a periodic time pattern, noise.
+
+    Anomalies add a tonal band (mel bins 10-12) during frames 30-40 and lose the rhythm.
+    """
+    rng = np.random.default_rng(seed)
+    mel = np.arange(N_MELS)[:, None]
+    t = np.arange(N_FRAMES)[None, :]
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1, 1))
+    profile = -40.0 + 6.0 * np.sin(mel / 3.0)
+    rhythm = 4.0 * np.sin(2 * np.pi * t / 8.0 + phase) * (mel < 8)
+    X = profile + rhythm + rng.normal(0.0, 1.0, size=(n, N_MELS, N_FRAMES))
+    if anomaly:
+        X[:, 10:13, 30:40] += 12.0
+    return X.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X_train = spectrograms(60, seed=0)
+    X_test = np.concatenate([spectrograms(20, seed=1), spectrograms(20, seed=2, anomaly=True)])
+    y_test = np.r_[np.zeros(20), np.ones(20)]
+    return X_train, X_test, y_test
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return ConvAutoencoderDetector(**SMALL, random_state=0).fit(data[0])
+
+
+@parametrize_with_checks(
+    [ConvAutoencoderDetector(max_epochs=5, hidden_channels=8, latent_dim=4, random_state=0)]
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def test_planted_anomalies_are_ranked_and_flagged(fitted, data):
+    _, X_test, y_test = data
+    scores = fitted.score_samples(X_test)
+    assert roc_auc_score(y_test, -scores) > 0.95
+    labels = fitted.predict(X_test)
+    assert labels.dtype.kind == "i"
+    assert set(np.unique(labels)) <= {-1, 1}
+    assert np.mean(labels[y_test == 1] == -1) > 0.9
+    assert np.mean(labels[y_test == 0] == 1) > 0.8
+
+
+def test_sign_conventions(fitted, data):
+    X_test = data[1]
+    scores = fitted.score_samples(X_test)
+    assert scores.dtype == np.float64 and scores.shape == (len(X_test),)
+    np.testing.assert_array_equal(fitted.decision_function(X_test), scores - fitted.offset_)
+    errors = fitted.frame_errors(X_test)
+    np.testing.assert_allclose(-errors.mean(axis=1), scores)
+    assert fitted.offset_ == pytest.approx(
+        -(fitted.error_mean_ + fitted.threshold * fitted.error_std_)
+    )
+    np.testing.assert_array_equal(
+        fitted.predict(X_test), np.where(fitted.decision_function(X_test) < 0, -1, 1)
+    )
+
+
+def test_threshold_is_k_std_above_mean_of_validation_errors(data):
+    X_train = data[0]
+    detector = ConvAutoencoderDetector(**SMALL, validation_fraction=0.25, random_state=0)
+    detector.fit(X_train)
+    # The calibration clips are the held-out 25 %, not the training clips.
+    assert detector.n_calibration_clips_ == 15
+    detector.set_threshold(3.0)
+    assert detector.threshold == 3.0
+    assert detector.offset_ == pytest.approx(-(detector.error_mean_ + 3 * detector.error_std_))
+    no_valid = ConvAutoencoderDetector(**SMALL, validation_fraction=0.0, random_state=0)
+    assert no_valid.fit(X_train).n_calibration_clips_ == len(X_train)
+    assert all(h["valid_loss"] is None for h in no_valid.history_)
+
+
+def test_higher_threshold_flags_fewer(fitted, data):
+    X_test = data[1]
+    low = clone(fitted).set_params(threshold=0.0)
+    counts = []
+    for k in (0.0, 2.0, 50.0):
+        model = pickle.loads(pickle.dumps(fitted)).set_threshold(k)
+        counts.append(int(np.sum(model.predict(X_test) == -1)))
+    assert counts[0] >= counts[1] >= counts[2]
+    assert counts[0] > counts[2]
+    assert low.threshold == 0.0
+
+
+def test_frame_errors_locate_the_anomaly_in_time(fitted, data):
+    anomalous = data[1][data[2] == 1]
+    errors = fitted.frame_errors(anomalous)
+    assert errors.shape == (len(anomalous), N_FRAMES)
+    peak = errors.argmax(axis=1)
+    assert np.all((peak >= 28) & (peak < 42))
+
+
+def test_determinism_and_batch_independence(fitted, data):
+    X_train, X_test, _ = data
+    again = ConvAutoencoderDetector(**SMALL, random_state=0).fit(X_train)
+    np.testing.assert_array_equal(again.score_samples(X_test), fitted.score_samples(X_test))
+    # A clip's score does not depend on the clips scored with it.
+    full = fitted.score_samples(X_test)
+    np.testing.assert_array_equal(fitted.score_samples(X_test[7:9]), full[7:9])
+    np.testing.assert_array_equal(fitted.score_samples(X_test[::-1]), full[::-1])
+    other = ConvAutoencoderDetector(**SMALL, random_state=1).fit(X_train)
+    assert not np.array_equal(other.score_samples(X_test), full)
+
+
+def test_fitted_attributes_are_plain_and_json_friendly(fitted):
+    json.dumps(fitted.history_)
+    assert [h["epoch"] for h in fitted.history_] == list(range(1, fitted.n_epochs_ + 1))
+    assert {"epoch", "train_loss", "valid_loss", "seconds"} <= set(fitted.history_[0])
+    assert 1 <= fitted.best_epoch_ <= fitted.n_epochs_
+    leaves = []
+
+    def walk(tree):
+        for value in tree.values():
+            walk(value) if isinstance(value, dict) else leaves.append(value)
+
+    walk(fitted.params_)
+    assert leaves and all(type(leaf) is np.ndarray for leaf in leaves)
+    assert all(type(leaf) is np.ndarray for leaf in fitted.optimizer_state_)
+    assert fitted.n_features_in_ == N_MELS
+    assert fitted.feature_mean_.shape == (N_MELS,)
+
+
+def test_early_stopping_restores_best_weights(data):
+    X_train = data[0]
+    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 200}, patience=3, random_state=0)
+    detector.fit(X_train)
+    assert detector.n_epochs_ < 200
+    losses = [h["valid_loss"] for h in detector.history_]
+    assert detector.best_epoch_ == int(np.argmin(losses)) + 1
+    assert detector.n_epochs_ - detector.best_epoch_ == 3
+
+
+def test_pickle_round_trip_in_a_fresh_process(fitted, data, tmp_path):
+    X_test = data[1][:5]
+    model_path, data_path = tmp_path / "model.pkl", tmp_path / "X.npy"
+    model_path.write_bytes(pickle.dumps(fitted))
+    np.save(data_path, X_test)
+    code = (
+        "import pickle, sys, numpy as np\n"
+        f"m = pickle.loads(open({str(model_path)!r}, 'rb').read())\n"
+        f"np.save(sys.argv[1], m.score_samples(np.load({str(data_path)!r})))\n"
+    )
+    out = tmp_path / "scores.npy"
+    subprocess.run([sys.executable, "-c", code, str(out)], check=True)
+    np.testing.assert_array_equal(np.load(out), fitted.score_samples(X_test))
+
+
+def test_partial_fit_streams_chunks(data):
+    X_train, X_test, y_test = data
+    detector = ConvAutoencoderDetector(**SMALL, random_state=0)
+    for _ in range(12):
+        for chunk in np.array_split(X_train, 3):
+            detector.partial_fit(chunk)
+    assert detector.n_epochs_ == 36
+    assert all(h["valid_loss"] is None for h in detector.history_)
+    assert detector.n_calibration_clips_ == 20
+    assert roc_auc_score(y_test, -detector.score_samples(X_test)) > 0.9
+
+
+def test_warm_start_continues_from_current_weights(data):
+    X_train = data[0]
+    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 2}, random_state=0)
+    detector.fit(X_train)
+    first_params = pickle.loads(pickle.dumps(detector.params_))
+    detector.set_params(warm_start=True).fit(X_train)
+    assert detector.n_epochs_ == 4
+    assert [h["epoch"] for h in detector.history_] == [1, 2, 3, 4]
+    # Continuing starts from the trained weights: its first loss is below a fresh start's.
+    cold = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 2}, random_state=0).fit(X_train)
+    assert detector.history_[2]["train_loss"] < cold.history_[0]["train_loss"]
+    assert not np.array_equal(first_params["head"]["bias"], detector.params_["head"]["bias"])
+
+
+def test_nan_loss_stops_with_advice(data):
+    detector = ConvAutoencoderDetector(**SMALL, learning_rate=1e8, random_state=0)
+    with pytest.raises(FloatingPointError, match="learning_rate"):
+        detector.fit(data[0])
+
+
+def test_two_and_three_dimensional_input():
+    rng = np.random.default_rng(0)
+    X2 = rng.normal(size=(200, 6)).astype(np.float32)
+    detector = ConvAutoencoderDetector(max_epochs=20, hidden_channels=8, random_state=0).fit(X2)
+    assert detector.n_features_in_ == 6 and detector.patch_frames_ == 1
+    far = X2[:5] + 8.0
+    assert np.all(detector.score_samples(far) < detector.score_samples(X2[:5]))
+    with pytest.raises(ValueError, match="features"):
+        detector.score_samples(X2[:, :4])
+    with pytest.raises(ValueError):
+        detector.score_samples(X2[0])
+
+
+def test_input_errors(fitted):
+    with pytest.raises(ValueError, match="frames"):
+        fitted.score_samples(np.zeros((2, N_MELS, PATCH - 1)))
+    with pytest.raises(ValueError, match="NaN"):
+        bad = spectrograms(2, seed=3)
+        bad[1, 2, 3] = np.nan
+        fitted.score_samples(bad)
+    with pytest.raises(ValueError, match="4-D|shape"):
+        fitted.score_samples(np.zeros((2, 1, N_MELS, N_FRAMES)))
+
+
+def test_normal_label_trains_on_normals_only(data):
+    X_train, X_test, y_test = data
+    X = np.concatenate([X_train, X_test[y_test == 1]])
+    y = np.r_[np.zeros(len(X_train)), np.ones(int(y_test.sum()))].astype(int)
+    labelled = ConvAutoencoderDetector(**SMALL, normal_label=0, random_state=0).fit(X, y)
+    normals_only = ConvAutoencoderDetector(**SMALL, random_state=0).fit(X_train)
+    np.testing.assert_array_equal(
+        labelled.score_samples(X_test), normals_only.score_samples(X_test)
+    )
+    # Without normal_label, y is ignored (scikit-learn's convention) and anomalies train too.
+    ignored = ConvAutoencoderDetector(**SMALL, random_state=0).fit(X, y)
+    assert not np.array_equal(ignored.score_samples(X_test), normals_only.score_samples(X_test))
+    with pytest.raises(ValueError, match="normal_label"):
+        ConvAutoencoderDetector(**SMALL, normal_label=5).fit(X, y)
+
+
+def test_verbose_reports_each_epoch(data, caplog, capsys):
+    X_train = data[0][:20]
+    with caplog.at_level("INFO", logger="skaudio_ad"):
+        ConvAutoencoderDetector(**{**SMALL, "max_epochs": 3}, verbose=2, random_state=0).fit(
+            X_train
+        )
+    assert sum("train_loss" in r.getMessage() for r in caplog.records) == 3
+    ConvAutoencoderDetector(**{**SMALL, "max_epochs": 3}, verbose=1, random_state=0).fit(X_train)
+    assert "epochs" in capsys.readouterr().err
+    ConvAutoencoderDetector(**{**SMALL, "max_epochs": 3}, random_state=0).fit(X_train)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_conv2d_architecture(data):
+    X_train, X_test, y_test = data
+    detector = ConvAutoencoderDetector(**SMALL, architecture="conv2d", random_state=0)
+    scores = detector.fit(X_train).score_samples(X_test)
+    assert roc_auc_score(y_test, -scores) > 0.9
+
+
+def test_invalid_parameters_name_the_parameter(data):
+    with pytest.raises(ValueError, match="latent_dim"):
+        ConvAutoencoderDetector(latent_dim=0).fit(data[0])
+    with pytest.raises(ValueError, match="architecture"):
+        ConvAutoencoderDetector(architecture="lstm").fit(data[0])
