@@ -7,8 +7,8 @@ import jax
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from . import _training
 from ._network import NetworkConfig
@@ -64,6 +64,13 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         When set and ``fit`` receives ``y``, only the rows with ``y == normal_label`` train the
         network and calibrate the threshold, so that ``GridSearchCV`` on labelled data (MIMII
         and DCASE label normal clips 0) trains on normals only. ``None`` ignores ``y``.
+    memory : str, joblib.Memory or None, default=None
+        Opt-in cache of trained networks, as in :class:`~sklearn.pipeline.Pipeline`: a folder
+        or a ``joblib.Memory``. ``fit`` then trains once per training data and training
+        parameters; the ones that only move the threshold (``threshold``, ``verbose``) reuse
+        the cached network, so a grid over ``threshold`` costs one training per fold and
+        network. With ``random_state=None`` a cached network is reused as if seeded. Ignored
+        when ``warm_start`` continues training.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the validation split and the shuffling. An int gives
         identical scores on every fit.
@@ -83,6 +90,9 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         Mean and standard deviation of the clip errors of the normal calibration clips.
     n_calibration_clips_ : int
         Number of clips behind ``error_mean_`` and ``error_std_``.
+    validation_indices_ : ndarray of int
+        Rows of the ``X`` passed to the last ``fit`` that were held out for validation (and
+        calibration); empty without validation. Not set by ``partial_fit``.
     feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
         Per mel bin (per feature for 2-D input) standardisation learned in the first ``fit``.
     patch_frames_ : int
@@ -140,6 +150,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         "hidden_channels": [Interval(numbers.Integral, 1, None, closed="left")],
         "architecture": [StrOptions({"conv1d", "conv2d"})],
         "normal_label": [numbers.Integral, str, None],
+        "memory": [None, str, HasMethods(["cache"])],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
@@ -159,6 +170,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         hidden_channels=64,
         architecture="conv1d",
         normal_label=None,
+        memory=None,
         random_state=None,
         verbose=0,
         warm_start=False,
@@ -174,6 +186,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.hidden_channels = hidden_channels
         self.architecture = architecture
         self.normal_label = normal_label
+        self.memory = memory
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
@@ -203,7 +216,23 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         continuing = self.warm_start and hasattr(self, "params_")
         X = self._validate_input(X, reset=not continuing)
-        X = self._select_normals(X, y)
+        X, rows = self._select_normals(X, y)
+        if self.memory is not None and not continuing:
+            params = self.get_params()
+            for name in ("threshold", "verbose", "memory", "normal_label", "warm_start"):
+                # Parameters that do not change the trained network are not part of its key.
+                del params[name]
+            train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
+            fitted = train(X, params, verbose=self.verbose)
+            vars(self).update(fitted)
+            self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
+        else:
+            self._fit_validated(X, continuing)
+        self.validation_indices_ = rows[self.validation_indices_]
+        return self
+
+    def _fit_validated(self, X, continuing):
+        """``fit`` on validated normal clips ``(n_clips, n_frames, n_channels)``."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         rng = np.random.default_rng(seed)
         n_clips = X.shape[0]
@@ -212,6 +241,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             n_valid = n_clips - 1
         order = rng.permutation(n_clips)
         X_valid, X_train = X[order[:n_valid]], X[order[n_valid:]]
+        self.validation_indices_ = np.sort(order[:n_valid])
 
         if not continuing:
             self._initialise(X_train, seed)
@@ -219,7 +249,6 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         X_valid = self._standardise(X_valid) if n_valid else None
         self._train(X_train, X_valid, self.max_epochs, rng)
         self._calibrate(X_valid if n_valid else X_train)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -241,7 +270,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         first = not hasattr(self, "params_")
         X = self._validate_input(X, reset=first)
-        X = self._select_normals(X, y)
+        X, _ = self._select_normals(X, y)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         if first:
             self._initialise(X, seed)
@@ -353,8 +382,9 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         return np.ascontiguousarray(X, dtype=np.float32)
 
     def _select_normals(self, X, y):
+        """The clips to train on and their row numbers in ``X``."""
         if self.normal_label is None or y is None:
-            return X
+            return X, np.arange(X.shape[0])
         y = np.asarray(y)
         if y.shape != (X.shape[0],):
             raise ValueError(f"y has shape {y.shape}; expected ({X.shape[0]},), one per clip.")
@@ -364,7 +394,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
                 f"No row of y equals normal_label={self.normal_label!r} (labels found: "
                 f"{np.unique(y).tolist()}); nothing to train on."
             )
-        return X[keep]
+        return X[keep], np.flatnonzero(keep)
 
     def _initialise(self, X, seed):
         stats = X.reshape(-1, X.shape[2]).astype(np.float64)
@@ -464,6 +494,14 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.error_mean_ = float(errors.mean())
         self.error_std_ = float(errors.std(ddof=1)) if len(errors) > 1 else 0.0
         self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
+
+
+def _train_network(X, params, verbose):
+    """The fitted attributes of a detector trained on ``X`` (cached by ``memory``)."""
+    detector = ConvAutoencoderDetector(**params, verbose=verbose)
+    detector.n_features_in_ = X.shape[2]
+    detector._fit_validated(X, continuing=False)
+    return {name: value for name, value in vars(detector).items() if name.endswith("_")}
 
 
 def _progress_bar(total, verbose):

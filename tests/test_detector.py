@@ -267,3 +267,41 @@ def test_invalid_parameters_name_the_parameter(data):
         ConvAutoencoderDetector(latent_dim=0).fit(data[0])
     with pytest.raises(ValueError, match="architecture"):
         ConvAutoencoderDetector(architecture="lstm").fit(data[0])
+
+
+def test_memory_trains_once_per_network(data, tmp_path, monkeypatch):
+    from skaudio_ad import _detector
+
+    calls = []
+    original = _detector._train_network
+
+    def counting(X, params, verbose):
+        calls.append(1)
+        return original(X, params, verbose)
+
+    monkeypatch.setattr(_detector, "_train_network", counting)
+    X_train, X_test, _ = data
+    plain = ConvAutoencoderDetector(**SMALL, threshold=3.0, random_state=0).fit(X_train)
+    offsets = []
+    for k in (1.0, 2.0, 3.0):
+        cached = ConvAutoencoderDetector(**SMALL, threshold=k, memory=str(tmp_path), random_state=0)
+        offsets.append(cached.fit(X_train).offset_)
+    assert len(calls) == 1
+    assert offsets[0] > offsets[1] > offsets[2]
+    np.testing.assert_array_equal(cached.score_samples(X_test), plain.score_samples(X_test))
+    assert cached.offset_ == plain.offset_
+    smaller = {**SMALL, "latent_dim": 4}
+    ConvAutoencoderDetector(**smaller, memory=str(tmp_path), random_state=0).fit(X_train)
+    assert len(calls) == 2
+
+
+def test_validation_indices_point_at_held_out_normals(data):
+    X_train, X_test, y_test = data
+    X = np.concatenate([X_test[y_test == 1][:5], X_train])
+    y = np.r_[np.ones(5), np.zeros(len(X_train))].astype(int)
+    detector = ConvAutoencoderDetector(**SMALL, normal_label=0, random_state=0).fit(X, y)
+    rows = detector.validation_indices_
+    assert len(rows) == detector.n_calibration_clips_ == 6
+    assert np.all(y[rows] == 0)
+    errors = -detector.score_samples(X[rows])
+    assert detector.error_mean_ == pytest.approx(errors.mean())
