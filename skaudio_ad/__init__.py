@@ -7,11 +7,18 @@ Rows are clips. Detectors follow scikit-learn's outlier-detection conventions:
 
 __version__ = "0.1.0.dev0"
 
-from . import metrics
+from . import datasets, io, metrics
 from ._detector import ConvAutoencoderDetector
+from ._features import MelSpectrogramTransformer
+from ._persistence import load, save
 
 # Exports: one line per public object (several people edit this block; keep it sorted).
 __all__ = [
     "ConvAutoencoderDetector",
+    "MelSpectrogramTransformer",
+    "datasets",
+    "io",
+    "load",
     "metrics",
+    "save",
 ]
