@@ -58,27 +58,20 @@ def librosa_loop(X):
     return out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-clips", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="100 clips, 2 repeats")
-    args = parser.parse_args()
-    n_clips, repeats = (100, 2) if args.quick else (args.n_clips, args.repeats)
+def _librosa_loop_1_blas_thread(X):
+    with threadpool_limits(limits=1, user_api="blas"):
+        return librosa_loop(X)
 
-    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"librosa {librosa.__version__}, scikit-learn {sklearn.__version__}; "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
-    print(f"{n_clips} clips of {SECONDS:g} s at {SR} Hz; {PARAMS}")
-    X = synthetic_clips(n_clips)
 
-    def librosa_loop_1_blas_thread(X):
-        with threadpool_limits(limits=1, user_api="blas"):
-            return librosa_loop(X)
+def measure(X, repeats):
+    """Best-of-``repeats`` timings of the transformer and the librosa loop on clips ``X``.
 
+    Returns ``{method: {"seconds", "cpu_seconds", "max_db_diff"}}`` (wall and CPU time of the
+    best repeat over all clips, largest |dB difference| from the default librosa loop).
+    """
     methods = {
         "librosa loop": librosa_loop,
-        "librosa, 1 BLAS thread": librosa_loop_1_blas_thread,
+        "librosa, 1 BLAS thread": _librosa_loop_1_blas_thread,
         "transform n_jobs=1": MelSpectrogramTransformer(**PARAMS, n_jobs=1).transform,
         "transform n_jobs=-1": MelSpectrogramTransformer(**PARAMS, n_jobs=-1).transform,
     }
@@ -93,14 +86,33 @@ def main():
             outputs[name] = method(X)
             best[name] = min(best[name], time.perf_counter() - start)
             cpu[name] = min(cpu[name], time.process_time() - start_cpu)
-
     reference = outputs["librosa loop"]
-    for name in methods:
-        diff = float(np.abs(outputs[name] - reference).max())
-        print(f"{name:24s} {n_clips / best[name]:8.1f} clips/s  "
-              f"({best[name] / n_clips * 1e3:.3f} ms/clip wall, "
-              f"{cpu[name] / n_clips * 1e3:.3f} ms/clip CPU, best of {repeats})  "
-              f"max |dB diff| vs librosa {diff:.2e}")
+    return {
+        name: {"seconds": best[name], "cpu_seconds": cpu[name],
+               "max_db_diff": float(np.abs(outputs[name] - reference).max())}
+        for name in methods
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-clips", type=int, default=1000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="100 clips, 2 repeats")
+    args = parser.parse_args()
+    n_clips, repeats = (100, 2) if args.quick else (args.n_clips, args.repeats)
+
+    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+          f"librosa {librosa.__version__}, scikit-learn {sklearn.__version__}; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
+    print(f"{n_clips} clips of {SECONDS:g} s at {SR} Hz; {PARAMS}")
+    results = measure(synthetic_clips(n_clips), repeats)
+    best = {name: r["seconds"] for name, r in results.items()}
+    for name, r in results.items():
+        print(f"{name:24s} {n_clips / r['seconds']:8.1f} clips/s  "
+              f"({r['seconds'] / n_clips * 1e3:.3f} ms/clip wall, "
+              f"{r['cpu_seconds'] / n_clips * 1e3:.3f} ms/clip CPU, best of {repeats})  "
+              f"max |dB diff| vs librosa {r['max_db_diff']:.2e}")
     # Against the faster librosa variant: OpenBLAS's spinning threads slow the default
     # one badly when other processes load the cores.
     baseline = min(best["librosa loop"], best["librosa, 1 BLAS thread"])
