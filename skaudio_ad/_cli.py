@@ -527,7 +527,7 @@ def _build_parser():
         ("--sr", int, 16000, "sampling rate in Hz; files are resampled"),
         ("--n-mels", int, 64, "mel bands"),
         ("--latent-dim", int, 16, "bottleneck size of the autoencoder"),
-        ("--hidden-channels", int, 64, "width of the convolutional layers"),
+        ("--hidden-channels", int, 32, "width of the convolutional layers"),
         ("--patch-frames", int, 32, "frames per patch (32 frames ~ 1 s at 16 kHz)"),
         ("--epochs", int, 100, "maximum training epochs; early stopping may end sooner"),
     ]:

@@ -305,3 +305,12 @@ def test_validation_indices_point_at_held_out_normals(data):
     assert np.all(y[rows] == 0)
     errors = -detector.score_samples(X[rows])
     assert detector.error_mean_ == pytest.approx(errors.mean())
+
+
+def test_too_few_held_out_clips_calibrate_on_all_with_a_warning(data):
+    X_train = data[0][:20]  # 10 % of 20 clips: 2 held out
+    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 2}, random_state=0)
+    with pytest.warns(UserWarning, match="Only 2 of 20 clips"):
+        detector.fit(X_train)
+    assert detector.n_calibration_clips_ == 20
+    assert detector.error_std_ > 0

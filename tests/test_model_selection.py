@@ -26,6 +26,7 @@ def pipeline(**detector_params):
         hidden_channels=16,
         latent_dim=8,
         max_epochs=15,
+        validation_fraction=0.25,
         random_state=0,
     ).set_params(**detector_params)
     return Pipeline([("mel", MelSpectrogramTransformer(n_mels=32)), ("detector", detector)])
@@ -47,7 +48,7 @@ def test_cross_validate_trains_on_normals_and_scores_both_classes(labelled_audio
         rows = train[estimator[-1].validation_indices_]
         assert np.all(y[rows] == 0)
         n_normals = int(np.sum(y[train] == 0))
-        assert estimator[-1].n_calibration_clips_ == int(n_normals * 0.1)
+        assert estimator[-1].n_calibration_clips_ == int(n_normals * 0.25)
     # A detector that learned "normal" ranks the anomalies of every held-out fold first.
     assert np.mean(result["test_roc_auc"]) > 0.8
 
@@ -74,5 +75,5 @@ def test_grid_search_with_refit_f1_in_two_processes(labelled_audio, tmp_path):
     best = search.best_estimator_[-1]
     # refit trained best_estimator_ on the normals only.
     assert np.all(y[best.validation_indices_] == 0)
-    assert best.n_calibration_clips_ == int(np.sum(y == 0) * 0.1)
+    assert best.n_calibration_clips_ == int(np.sum(y == 0) * 0.25)
     assert set(np.unique(search.predict(X))) <= {-1, 1}
