@@ -255,7 +255,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
             fitted = train(X, params, verbose=self.verbose)
             vars(self).update(fitted)
-            self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
+            self._set_offset()
         else:
             self._fit_validated(X, continuing)
         self.validation_indices_ = rows[self.validation_indices_]
@@ -336,7 +336,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         self.set_params(threshold=threshold)
         if hasattr(self, "error_mean_"):
-            self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
+            self._set_offset()
         return self
 
     # ------------------------------------------------------------------ scoring
@@ -364,9 +364,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
                 "of a patch this detector was fitted with. Pass longer clips, or fit with a "
                 "smaller patch_frames."
             )
-        params = self._device_params()
-        hop = max(1, self.patch_frames_ // 2)
-        return _training.frame_errors(self._config, self.learning_rate, params, X, hop)
+        return self._frame_errors(self._device_params(), X)
 
     def score_samples(self, X):
         """Minus the mean reconstruction error of each clip: higher is more normal.
@@ -477,7 +475,6 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         n_clips, n_frames, _ = X_train.shape
         # Round the clip count up so that folds of similar size share one compiled step.
         X_device = jax.device_put(_training.pad_clips(X_train))
-        hop = max(1, self.patch_frames_ // 2)
         best = (np.inf, _training.to_pure(params), self.n_epochs_)
         since_best = 0
         progress = _progress_bar(n_epochs, self.verbose)
@@ -489,9 +486,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             )
             valid_loss = None
             if X_valid is not None:
-                valid_loss = float(
-                    _training.frame_errors(config, lr, params, X_valid, hop).mean()
-                )
+                valid_loss = float(self._frame_errors(params, X_valid).mean())
             self.n_epochs_ += 1
             record = {
                 "epoch": self.n_epochs_,
@@ -526,15 +521,21 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.optimizer_state_ = _training.opt_state_leaves(opt_state)
         self.best_epoch_ = best[2]
 
+    def _frame_errors(self, params, X):
+        """Per-frame errors of standardised clips; scoring patches overlap by half a patch."""
+        hop = max(1, self.patch_frames_ // 2)
+        return _training.frame_errors(self._config, self.learning_rate, params, X, hop)
+
     def _calibrate(self, X):
         """Threshold statistics from the clip errors of normal (standardised) clips ``X``."""
-        hop = max(1, self.patch_frames_ // 2)
-        errors = _training.frame_errors(
-            self._config, self.learning_rate, self._device_params(), X, hop
-        ).mean(axis=1)
+        errors = self._frame_errors(self._device_params(), X).mean(axis=1)
         self.n_calibration_clips_ = len(errors)
         self.error_mean_ = float(errors.mean())
         self.error_std_ = float(errors.std(ddof=1)) if len(errors) > 1 else 0.0
+        self._set_offset()
+
+    def _set_offset(self):
+        """The threshold rule: anomalous when error > error_mean_ + threshold * error_std_."""
         self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
 
 
