@@ -288,7 +288,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
                 "too, whose errors are optimistic. Fit on more clips or raise "
                 "validation_fraction.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
         self._calibrate(X_train if X_valid is None else np.concatenate([X_valid, X_train]))
 
