@@ -120,11 +120,17 @@ def to_pure(params):
     return jax.tree.map(np.asarray, nnx.to_pure_dict(params))
 
 
+@functools.lru_cache(maxsize=32)
+def _abstract_params(config):
+    # Tracing the constructor costs ~20 ms, most of a small scoring call: do it once per shape.
+    return nnx.state(nnx.eval_shape(lambda: build_network(config, jax.random.key(0))))
+
+
 def from_pure(config, pure):
     """Rebuild the parameter pytree of ``config`` from :func:`to_pure`'s nested dicts."""
-    abstract = nnx.state(nnx.eval_shape(lambda: build_network(config, jax.random.key(0))))
-    nnx.replace_by_pure_dict(abstract, jax.tree.map(np.asarray, pure))
-    return abstract
+    params = jax.tree.map(lambda leaf: leaf, _abstract_params(config))  # a fresh container
+    nnx.replace_by_pure_dict(params, jax.tree.map(np.asarray, pure))
+    return params
 
 
 def opt_state_leaves(opt_state):
