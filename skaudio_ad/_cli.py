@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _cli_plant
 
 __all__ = ["main"]
 
@@ -576,6 +576,7 @@ def _build_parser():
     ev.add_argument("--trust", **trust)
     ev.add_argument("--quiet", **quiet)
     ev.set_defaults(run=_cmd_evaluate)
+    _cli_plant.extend_parser(commands, add_parser)  # monitor, score --locate, --no-cache
     return parser
 
 
@@ -597,6 +598,7 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     try:
+        _cli_plant.prepare(args)
         return args.run(args)
     except _UserError as exc:
         message = str(exc)

@@ -366,6 +366,35 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             )
         return self._frame_errors(self._device_params(), X)
 
+    def error_map(self, X):
+        """Reconstruction error of every time frame and mel bin: *when* and *where* it differs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames)
+            Clips to score.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_clips, n_mels, n_frames), dtype float64
+            Squared error of the standardised spectrogram per mel bin and frame, averaged over
+            the patches covering each frame. Its mean over the mel bins (axis 1) is
+            :meth:`frame_errors`, to float32 rounding.
+        """
+        # TEMPORARY (issue 12): minimal version; the detection-quality branch's replaces it.
+        check_is_fitted(self)
+        X = self._standardise(self._validate_input(X, reset=False))
+        if X.shape[1] < self.patch_frames_:
+            raise ValueError(
+                f"Clips have {X.shape[1]} frames, fewer than the {self.patch_frames_} frames "
+                "of a patch this detector was fitted with. Pass longer clips, or fit with a "
+                "smaller patch_frames."
+            )
+        hop = max(1, self.patch_frames_ // 2)
+        errors = _training.error_map(self._config, self.learning_rate, self._device_params(),
+                                     X, hop)
+        return errors.transpose(0, 2, 1)
+
     def score_samples(self, X):
         """Minus the mean reconstruction error of each clip: higher is more normal.
 

@@ -5,7 +5,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from numbers import Integral, Real
 
-import librosa
 import numpy as np
 import scipy.fft
 import scipy.sparse
@@ -22,6 +21,7 @@ from sklearn.utils.validation import (
 )
 
 from . import io as _io
+from ._melscale import hann_window, mel_filters
 
 __all__ = ["MelSpectrogramTransformer"]
 
@@ -52,7 +52,7 @@ def _mel_basis(sr, n_fft, n_mels, fmin, fmax):
     threads, and sums every output in a fixed order, so results do not depend
     on how clips and frames are blocked.
     """
-    basis = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+    basis, _ = mel_filters(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
     return scipy.sparse.csr_array(basis)
 
 
@@ -62,6 +62,12 @@ def _cached_window(window, win_length, n_fft):
 
 
 def _make_window(window, win_length, n_fft):
+    if isinstance(window, str) and window == "hann":
+        w = hann_window(win_length, n_fft)  # the default, without importing librosa
+        w.setflags(write=False)
+        return w
+    import librosa
+
     w = librosa.filters.get_window(window, win_length, fftbins=True)
     w = librosa.util.pad_center(np.asarray(w, dtype=np.float64), size=n_fft)
     w.setflags(write=False)  # shared through the cache

@@ -71,7 +71,8 @@ def training_tiles(n_clips, n_frames, patch_frames, rng):
 @functools.lru_cache(maxsize=32)
 def _compiled(config: NetworkConfig, learning_rate: float):
     """The jitted functions for one network shape and learning rate (cached across fits)."""
-    graphdef, _ = nnx.split(build_network(config, jax.random.key(0)))
+    # Abstract construction: building real weights here ran ~20 eager ops (0.3-1 s per process).
+    graphdef, _ = nnx.split(nnx.eval_shape(lambda: build_network(config, jax.random.key(0))))
     optimizer = optax.adam(learning_rate)
     n_frames = config.patch_frames
 
@@ -221,6 +222,54 @@ def frame_errors(config, learning_rate, params, X, hop):
         out[lo : lo + len(chunk)] = sums / coverage
     return out
 
+
+# TEMPORARY (issue 12): the per-bin error map the detection-quality branch (w10) also adds;
+# at merge, theirs wins. Used only through ConvAutoencoderDetector.error_map.
+@functools.lru_cache(maxsize=32)
+def _compiled_bin_errors(config: NetworkConfig, learning_rate: float):
+    graphdef = _compiled(config, learning_rate)[0]
+
+    @jax.jit
+    def patch_bin_errors(params, patches):
+        # (batch, patch_frames, n_channels): squared error per frame and mel bin.
+        return (nnx.merge(graphdef, params)(patches) - patches) ** 2
+
+    return patch_bin_errors
+
+
+def error_map(config, learning_rate, params, X, hop):
+    """Per-frame, per-bin error ``(n_clips, n_frames, n_channels)`` float64; see frame_errors.
+
+    Its mean over the last axis is :func:`frame_errors` (to float32 rounding).
+    """
+    patch_bin_errors = _compiled_bin_errors(config, float(learning_rate))
+    n_clips, n_frames, n_channels = X.shape
+    T = config.patch_frames
+    starts = patch_starts(n_frames, T, hop)
+    coverage = np.zeros((n_frames, 1))
+    for s in starts:
+        coverage[s : s + T] += 1
+    window = starts[:, None] + np.arange(T)
+    clips_per_call = max(1, INFERENCE_BATCH // len(starts))
+    out = np.empty((n_clips, n_frames, n_channels))
+    for lo in range(0, n_clips, clips_per_call):
+        chunk = X[lo : lo + clips_per_call]
+        patches = chunk[:, window].reshape(-1, T, n_channels)
+        n_real = patches.shape[0]
+        batch = -(-n_real // INFERENCE_BATCH) * INFERENCE_BATCH
+        if batch > n_real:
+            patches = np.concatenate(
+                [patches, np.zeros((batch - n_real, T, n_channels), patches.dtype)]
+            )
+        errs = np.concatenate([
+            np.asarray(patch_bin_errors(params, patches[b : b + INFERENCE_BATCH]))
+            for b in range(0, batch, INFERENCE_BATCH)
+        ])[:n_real].astype(np.float64).reshape(len(chunk), len(starts), T, n_channels)
+        sums = np.zeros((len(chunk), n_frames, n_channels))
+        for j, s in enumerate(starts):
+            sums[:, s : s + T] += errs[:, j]
+        out[lo : lo + len(chunk)] = sums / coverage
+    return out
 
 
 def pad_clips(X):

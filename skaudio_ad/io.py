@@ -12,7 +12,6 @@ that names the file.
 import os
 from numbers import Integral, Real
 
-import librosa
 import numpy as np
 import soundfile as sf
 
@@ -185,12 +184,19 @@ def _read(path, *, sr, channel, duration, offset, dtype):
     y = data.mean(axis=1) if channel == "mean" else data[:, channel]
     y = np.ascontiguousarray(y)
     if native_sr != sr:
+        import librosa  # on first use: importing it costs 0.4-1.7 s (numba)
+
         n_out = _resampled_length(len(y), native_sr, sr)
         y = librosa.resample(y, orig_sr=native_sr, target_sr=sr, res_type=_RES_TYPE)
-        y = librosa.util.fix_length(y, size=n_out)
+        y = _fix_length(y, n_out)
     if duration is not None:
-        y = librosa.util.fix_length(y, size=round(duration * sr))
+        y = _fix_length(y, round(duration * sr))
     return y.astype(dtype, copy=False)
+
+
+def _fix_length(y, size):
+    """``librosa.util.fix_length(y, size=size)``: crop, or zero-pad at the end."""
+    return y[:size] if len(y) >= size else np.pad(y, (0, size - len(y)))
 
 
 def read_audio(path, *, sr=16000, channel=0, duration=None, offset=0.0, dtype=np.float32):
