@@ -222,6 +222,12 @@ def _score_files(model, paths, *, channel, on_error, quiet, desc="scoring"):
     return scored, np.asarray(scores, dtype=np.float64)
 
 
+def _read_model_clip(model, path, channel=None):
+    mel = model[0]
+    return _read_clip(path, sr=mel.sr, channel=mel.channel if channel is None else channel,
+                      duration=mel.duration, n_fft=mel.n_fft)
+
+
 def _spectrogram(model, path, channel):
     mel = model[0]
     y = _read_clip(path, sr=mel.sr, channel=mel.channel if channel is None else channel,
@@ -326,6 +332,9 @@ def _cmd_score(args):
         {"path": p, "score": s, "decision": d, "anomaly": bool(d < 0)}
         for p, s, d in zip(scored, scores.tolist(), decisions.tolist(), strict=True)
     ]
+    _cli_plant.add_locations(model, rows, args, fail, functools.partial(
+        _read_model_clip, model, channel=args.channel))
+    extra = _cli_plant.location_columns(args)
     if out_format == "json":
         with open(args.output, "w") as f:
             json.dump(rows, f, indent=1)
@@ -334,11 +343,13 @@ def _cmd_score(args):
         f = sys.stdout if args.output is None else open(args.output, "w", newline="")
         try:
             writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["path", "score", "decision", "anomaly"])
+            writer.writerow(["path", "score", "decision", "anomaly", *extra])
             for r in rows:
                 # repr: the shortest text that reads back as the same float64.
                 writer.writerow([r["path"], repr(r["score"]), repr(r["decision"]),
-                                 "yes" if r["anomaly"] else "no"])
+                                 "yes" if r["anomaly"] else "no",
+                                 *(repr(v) if isinstance(v, float) else v
+                                   for v in (r.get(k, "") for k in extra))])
         finally:
             if f is not sys.stdout:
                 f.close()

@@ -173,6 +173,11 @@ def locate_anomalies(model, X, *, smoothing=DEFAULT_SMOOTHING):
     >>> bool(span.start < 0.75 and span.end > 0.5)
     True
     """
+    return _locate_clips(model, X, smoothing)[0]
+
+
+def _locate_clips(model, X, smoothing):
+    """``(spans, frame_errors, frame_seconds)`` of the clips ``X``."""
     if not isinstance(smoothing, Real) or isinstance(smoothing, bool) or not smoothing >= 0:
         raise ValueError(f"smoothing must be a number of seconds >= 0; got {smoothing!r}.")
     mel, detector = model[0], model[-1]
@@ -185,8 +190,9 @@ def locate_anomalies(model, X, *, smoothing=DEFAULT_SMOOTHING):
     size = max(1, int(round(smoothing / frame_seconds)))
     duration = getattr(mel, "n_features_in_", None)
     duration = duration / mel.sr if duration is not None else None
-    return [
+    spans = [
         span_of(errors, error_map, frame_seconds=frame_seconds, smoothing_frames=size,
                 band_edges=edges, duration=duration)
         for errors, error_map in zip(frame_errors, maps, strict=True)
     ]
+    return spans, frame_errors, frame_seconds
