@@ -20,3 +20,11 @@ def shared_data():
     if not (root / "mimii").is_dir() and not (root / "dcase2020").is_dir():
         pytest.skip(f"real recordings not found at {root} (set SKAUDIO_AD_DATA)")
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _compilation_cache_in_tmp(tmp_path_factory):
+    """The command line's JAX compilation cache goes to a temporary folder, not the user's."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SKAUDIO_AD_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
+        yield
