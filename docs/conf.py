@@ -120,7 +120,7 @@ def _write_cli_help(app):
     previous = os.environ.get("COLUMNS")
     os.environ["COLUMNS"] = "80"  # argparse wraps at the terminal width
     try:
-        for command in ("", "demo", "fit", "score", "evaluate"):
+        for command in ("", "demo", "fit", "score", "evaluate", "monitor"):
             text = io.StringIO()
             with contextlib.redirect_stdout(text):
                 main([command, "--help"] if command else ["--help"])

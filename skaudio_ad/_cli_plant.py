@@ -44,7 +44,7 @@ def extend_parser(commands, add_parser):
                        "the dominant frequency band (Hz) and a sentence saying so")
     score.add_argument("--frames", metavar="FILE.csv",
                        help="write every frame's error (path, frame, time, error) to FILE.csv")
-    score.add_argument("--smoothing", type=_positive(float, "--smoothing"), default=1.0,
+    score.add_argument("--smoothing", type=_positive(float, "--smoothing"), default=0.5,
                        metavar="SECONDS",
                        help="moving average of the frame errors before --locate finds the span")
     add_monitor_parser(commands, add_parser)
@@ -111,10 +111,8 @@ def add_locations(model, rows, args, on_error, read_clip):
                     frames.writerow([row["path"], t, repr(round(t * frame_seconds, 6)), repr(e)])
             if args.locate:
                 span = spans[0]
-                summary = span.describe()
-                if not row["anomaly"]:
-                    summary = "normal; least typical part: " + summary.removeprefix(
-                        "unusual energy ")
+                summary = span.describe("unusual energy at" if row["anomaly"]
+                                        else "normal; least typical:")
                 row.update(span_start=span.start, span_end=span.end, peak_time=span.peak_time,
                            peak_error=span.peak_error, band_low_hz=span.band_low,
                            band_high_hz=span.band_high, summary=summary)
