@@ -239,7 +239,7 @@ class StreamMonitor:
             return block.mean(axis=1)
         if self.channel >= block.shape[1]:
             raise StreamError(f"{self.name}: channel {self.channel} requested, but the stream "
-                              f"has {block.shape[1]} channel(s)")
+                              f"has {block.shape[1]} channel(s), numbered from 0")
         return block[:, self.channel]
 
     def feed(self, block):
