@@ -78,7 +78,12 @@ class FileSource:
 
 
 class RawSource:
-    """Raw interleaved PCM from a binary stream (standard input by default)."""
+    """Raw interleaved PCM from a binary stream (standard input by default).
+
+    A stream that starts with a WAV header (``cat file.wav | skaudio-ad monitor MODEL -``)
+    is recognised: its rate, channels and sample format replace ``sr``, ``channels`` and
+    ``dtype``.
+    """
 
     def __init__(self, stream=None, *, sr, channels=1, dtype="float32", name="-"):
         if dtype not in RAW_DTYPES:
@@ -88,21 +93,75 @@ class RawSource:
         self.channels = int(channels)
         self.dtype = np.dtype(dtype)
         self._stream = sys.stdin.buffer if stream is None else stream
-        self._frame_bytes = self.dtype.itemsize * self.channels
+        self._pending = b""
+        self._remaining = None  # bytes left in a WAV data chunk of known size
         self.trailing_bytes = 0
+        head = self._read_exact(12)
+        if len(head) == 12 and head[:4] in (b"RIFF", b"RF64") and head[8:] == b"WAVE":
+            self._read_wav_header(head[:4] == b"RF64")
+        else:
+            self._pending = head
+        self._frame_bytes = self.dtype.itemsize * self.channels
+
+    def _read_exact(self, n):
+        data = bytearray()
+        while len(data) < n:
+            chunk = self._stream.read(n - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return bytes(data)
+
+    def _read_wav_header(self, rf64):
+        fmt = None
+        while True:
+            header = self._read_exact(8)
+            if len(header) < 8:
+                raise StreamError(f"{self.name!r}: the WAV header ends before its data chunk")
+            chunk, size = header[:4], int.from_bytes(header[4:], "little")
+            if chunk == b"data":
+                break
+            if size > 1 << 20:
+                raise StreamError(f"{self.name!r}: WAV chunk {chunk!r} of {size} bytes "
+                                  "before the data; not a stream this monitor can read")
+            body = self._read_exact(size + size % 2)
+            if chunk == b"fmt ":
+                fmt = body
+        if fmt is None or len(fmt) < 16:
+            raise StreamError(f"{self.name!r}: WAV stream without a valid 'fmt ' chunk")
+        tag = int.from_bytes(fmt[0:2], "little")
+        if tag == 0xFFFE and len(fmt) >= 26:  # WAVE_FORMAT_EXTENSIBLE: the subformat GUID
+            tag = int.from_bytes(fmt[24:26], "little")
+        bits = int.from_bytes(fmt[14:16], "little")
+        dtypes = {(1, 8): "uint8", (1, 16): "int16", (1, 32): "int32", (3, 32): "float32",
+                  (3, 64): "float64"}
+        if (tag, bits) not in dtypes:
+            raise StreamError(f"{self.name!r}: WAV sample format {tag} with {bits} bits is not "
+                              "supported on a stream; convert to 16- or 32-bit PCM or float")
+        self.dtype = np.dtype(dtypes[tag, bits])
+        self.channels = int.from_bytes(fmt[2:4], "little")
+        self.sr = int.from_bytes(fmt[4:8], "little")
+        if not rf64 and 0 < size < 0xFFFFFFFF:  # streaming writers leave 0 or 0xFFFFFFFF
+            self._remaining = size
 
     def read(self, n):
         want = n * self._frame_bytes
+        if self._remaining is not None:
+            want = min(want, self._remaining)
         buffer = bytearray(want)
         view = memoryview(buffer)
-        got = 0
+        got = min(len(self._pending), want)
+        view[:got] = self._pending[:got]
+        self._pending = self._pending[got:]
         while got < want:
             count = self._stream.readinto(view[got:])
             if not count:
                 break
             got += count
+        if self._remaining is not None:
+            self._remaining -= got
         whole = got - got % self._frame_bytes
-        if got < want:  # end of stream: an incomplete last frame is dropped
+        if got < n * self._frame_bytes:  # end of stream: an incomplete last frame is dropped
             self.trailing_bytes = got - whole
         data = np.frombuffer(buffer[:whole], dtype=self.dtype).reshape(-1, self.channels)
         if self.dtype.kind == "i":

@@ -243,3 +243,18 @@ def test_non_finite_score_is_an_error_not_normal(setup, tmp_path, capsys):
     status, records, err = _run([str(path), setup["wav"], "--fail-on-anomaly"], capsys)
     assert status == 2 and records == []
     assert "non-finite" in err or "nan" in err.lower()
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_wav_on_stdin_uses_its_header(setup, capsys, monkeypatch, subtype):
+    """``cat file.wav | skaudio-ad monitor MODEL -``: rate, channels and format from the header."""
+    import io
+
+    data = io.BytesIO()
+    stereo = np.stack([np.zeros_like(setup["stream"]), setup["stream"]], axis=1)
+    sf.write(data, stereo, SR, format="WAV", subtype=subtype)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data.getvalue())))
+    status, records, err = _run([setup["model_path"], "-", "--hop", str(HOP), "--channel", "1",
+                                 "--dtype", "int32"], capsys)
+    assert status == 0, err
+    _assert_one_event_at_truth(records)
