@@ -30,6 +30,11 @@ __all__ = ["StreamMonitor", "FileSource", "RawSource", "MicrophoneSource", "open
 RAW_DTYPES = ("int16", "int32", "uint8", "float32", "float64")
 
 
+#: An onset inside the stream's first window counts when the error after it is this many
+#: times the error before it; otherwise the event starts with the stream.
+_CLEAR_STEP = 1.5
+
+
 class StreamError(ValueError):
     """A stream cannot be read or used; the message names it."""
 
@@ -415,4 +420,6 @@ class StreamMonitor:
         seen = np.flatnonzero(counts)
         curve = sums[seen] / counts[seen]
         k = _step(curve, +1 if up else -1)
+        if up and start == 0 and not curve[k:].mean() > _CLEAR_STEP * curve[:k].mean():
+            return 0.0  # anomalous from the first window on, with no clear onset inside it
         return float((g_lo + seen[k]) * frame / self.sr)

@@ -258,3 +258,11 @@ def test_wav_on_stdin_uses_its_header(setup, capsys, monkeypatch, subtype):
                                  "--dtype", "int32"], capsys)
     assert status == 0, err
     _assert_one_event_at_truth(records)
+
+
+def test_anomaly_from_the_first_sample_starts_at_zero(setup):
+    stream = _plant(setup["normal"], 0.0, 4.0)
+    monitor = StreamMonitor(setup["model"], hop=round(HOP * SR))
+    records = monitor.feed(stream[:, None]) + monitor.finish()
+    start, end = _events(records)[:2]
+    assert start["start"] == 0.0 and abs(end["end"] - 4.0) <= HOP
