@@ -12,6 +12,8 @@ __all__ = ["enable_compilation_cache", "default_cache_dir"]
 
 #: Environment variable that moves the cache folder.
 CACHE_DIR_ENV = "SKAUDIO_AD_CACHE_DIR"
+#: Bound on the cache folder's size; an entry for a scoring network is 20-200 kB.
+MAX_CACHE_BYTES = 512 * 2**20
 
 
 def default_cache_dir():
@@ -31,9 +33,10 @@ def enable_compilation_cache(cache_dir=None):
     second ``score`` of a model skips compilation. Scores do not change: the cache stores the
     executables XLA would compile again. The entry key covers the JAX version, the backend and
     the compiler flags, so a cache survives upgrades safely. This sets JAX's global
-    configuration (``jax_compilation_cache_dir`` and the minimum compile time, set to 0 so
-    that the small scoring functions are cached too); the ``skaudio-ad`` command line calls it
-    unless given ``--no-cache``.
+    configuration (``jax_compilation_cache_dir``; the minimum compile time, set to 0 so that
+    the small scoring functions are cached too; and a 512 MiB bound on the folder, beyond
+    which JAX evicts the least recently used entries); the ``skaudio-ad`` command line calls
+    it unless given ``--no-cache``.
 
     Parameters
     ----------
@@ -71,4 +74,7 @@ def enable_compilation_cache(cache_dir=None):
     jax.config.update("jax_compilation_cache_dir", folder)
     # Default 1 s: the scoring functions compile in less, and are exactly what is reused.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    if hasattr(jax.config, "jax_compilation_cache_max_size"):
+        # JAX evicts the least recently used entries above this size (default: no bound).
+        jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
     return folder

@@ -124,9 +124,9 @@ def add_locations(model, rows, args, on_error, read_clip):
 # ------------------------------------------------------------------------- monitor
 
 
-def add_monitor_parser(commands, add_parser):
-    """The ``monitor`` command."""
-    mon = add_parser(
+def add_monitor_parser(commands, add_parser=None):
+    """Add the ``monitor`` command to ``commands`` (an argparse subparsers object)."""
+    mon = (add_parser or commands.add_parser)(
         "monitor", help="score a continuous stream (file, stdin or microphone) in windows",
         description="Score continuous audio in windows of the model's clip length every "
         "--hop seconds and write JSON Lines on stdout: an event record when an anomaly "
