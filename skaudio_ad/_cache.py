@@ -26,6 +26,12 @@ def default_cache_dir():
     return os.path.join(platformdirs.user_cache_dir("skaudio_ad", appauthor=False), "jax")
 
 
+def _has_filelock():
+    import importlib.util
+
+    return importlib.util.find_spec("filelock") is not None
+
+
 def enable_compilation_cache(cache_dir=None):
     """Turn on JAX's persistent compilation cache for this process.
 
@@ -34,9 +40,9 @@ def enable_compilation_cache(cache_dir=None):
     executables XLA would compile again. The entry key covers the JAX version, the backend and
     the compiler flags, so a cache survives upgrades safely. This sets JAX's global
     configuration (``jax_compilation_cache_dir``; the minimum compile time, set to 0 so that
-    the small scoring functions are cached too; and a 512 MiB bound on the folder, beyond
-    which JAX evicts the least recently used entries); the ``skaudio-ad`` command line calls
-    it unless given ``--no-cache``.
+    the small scoring functions are cached too; and, when the ``filelock`` package is
+    installed, a 512 MiB bound on the folder, beyond which JAX evicts the least recently
+    used entries); the ``skaudio-ad`` command line calls it unless given ``--no-cache``.
 
     Parameters
     ----------
@@ -74,7 +80,8 @@ def enable_compilation_cache(cache_dir=None):
     jax.config.update("jax_compilation_cache_dir", folder)
     # Default 1 s: the scoring functions compile in less, and are exactly what is reused.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    if hasattr(jax.config, "jax_compilation_cache_max_size"):
-        # JAX evicts the least recently used entries above this size (default: no bound).
+    if hasattr(jax.config, "jax_compilation_cache_max_size") and _has_filelock():
+        # JAX evicts the least recently used entries above this size (default: no bound);
+        # it needs filelock for that, and fails at the first compilation without it.
         jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
     return folder
