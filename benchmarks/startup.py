@@ -20,6 +20,7 @@ without ``--file`` a real 10 s recording from ``../shared/data`` is used when pr
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,11 @@ def _env(cache_dir=None):
     if cache_dir is not None:
         env["SKAUDIO_AD_CACHE_DIR"] = str(cache_dir)
     return env
+
+
+def _cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _timed(cmd, env):
@@ -92,26 +98,35 @@ def main():
         _timed(score, _env(warm_dir))  # fills the cache
 
         times = {"baseline": [], "warm": [], "cold": [], "no-cache": []}
+        cpu = {name: [] for name in times}
         outputs = set()
         for run in range(args.runs):
-            times["baseline"].append(_timed(baseline, _env())[0])
-            seconds, out = _timed(score, _env(warm_dir))
-            times["warm"].append(seconds)
-            outputs.add(out)
-            seconds, out = _timed(score, _env(tmp / f"cold-cache-{run}"))
-            times["cold"].append(seconds)
-            outputs.add(out)
-            seconds, out = _timed(score + ["--no-cache"], _env())
-            times["no-cache"].append(seconds)
-            outputs.add(out)
+            for name, cmd, env in [
+                ("baseline", baseline, _env()),
+                ("warm", score, _env(warm_dir)),
+                ("cold", score, _env(tmp / f"cold-cache-{run}")),
+                ("no-cache", score + ["--no-cache"], _env()),
+            ]:
+                before = _cpu()
+                seconds, out = _timed(cmd, env)
+                cpu[name].append(_cpu() - before)
+                times[name].append(seconds)
+                if name != "baseline":
+                    outputs.add(out)
 
     print(f"score {model.name} {audio} on {os.cpu_count()} CPU(s), Python "
           f"{sys.version.split()[0]}")
+    print("wall time:")
     for name, values in times.items():
         print(_summary(name, values))
-    base = statistics.median(times["baseline"])
-    for name in ("warm", "cold", "no-cache"):
-        print(f"{name}/baseline: {statistics.median(times[name]) / base:.2f}x")
+    print("CPU time (user + sys):")
+    for name, values in cpu.items():
+        print(_summary(name, values))
+    for label, table in (("wall", times), ("CPU", cpu)):
+        base = statistics.median(table["baseline"])
+        print(f"{label}: " + ", ".join(
+            f"{name}/baseline {statistics.median(table[name]) / base:.2f}x"
+            for name in ("warm", "cold", "no-cache")))
     print("scores identical in every run:", len(outputs) == 1)
     if len(outputs) != 1:
         print(*sorted(outputs), sep="\n")
