@@ -90,10 +90,10 @@ def location_columns(args):
 
 def add_locations(model, rows, args, on_error, read_clip):
     """Add the location fields to ``rows`` and write ``--frames``; ``read_clip(path)``."""
-    from ._locate import _locate_clips
-
     if not (args.locate or args.frames):
         return
+    from ._locate import _locate_clips
+
     frames_file = open(args.frames, "w", newline="") if args.frames else None
     try:
         frames = csv.writer(frames_file, lineterminator="\n") if frames_file else None

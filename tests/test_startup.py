@@ -143,3 +143,17 @@ def test_enable_compilation_cache(tmp_path):
     code = (f"import skaudio_ad\ntry:\n    skaudio_ad.enable_compilation_cache({str(blocker)!r})"
             "\nexcept OSError as e:\n    print(e)")
     assert "SKAUDIO_AD_CACHE_DIR" in _python(code)
+
+
+def test_unwritable_cache_folder_warns_and_scores(model_and_file, tmp_path, monkeypatch, capsys):
+    from skaudio_ad._cli import main
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("SKAUDIO_AD_CACHE_DIR", str(blocker))
+    model, clip = model_and_file
+    assert main(["score", model, clip, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("path,score")
+    assert captured.err.count("\n") == 1 and "warning" in captured.err
+    assert "SKAUDIO_AD_CACHE_DIR" in captured.err
