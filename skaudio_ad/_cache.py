@@ -12,8 +12,6 @@ __all__ = ["enable_compilation_cache", "default_cache_dir"]
 
 #: Environment variable that moves the cache folder.
 CACHE_DIR_ENV = "SKAUDIO_AD_CACHE_DIR"
-#: Bound on the cache folder's size; an entry for a scoring network is 20-200 kB.
-MAX_CACHE_BYTES = 512 * 2**20
 
 
 def default_cache_dir():
@@ -26,12 +24,6 @@ def default_cache_dir():
     return os.path.join(platformdirs.user_cache_dir("skaudio_ad", appauthor=False), "jax")
 
 
-def _has_filelock():
-    import importlib.util
-
-    return importlib.util.find_spec("filelock") is not None
-
-
 def enable_compilation_cache(cache_dir=None):
     """Turn on JAX's persistent compilation cache for this process.
 
@@ -39,10 +31,12 @@ def enable_compilation_cache(cache_dir=None):
     second ``score`` of a model skips compilation. Scores do not change: the cache stores the
     executables XLA would compile again. The entry key covers the JAX version, the backend and
     the compiler flags, so a cache survives upgrades safely. This sets JAX's global
-    configuration (``jax_compilation_cache_dir``; the minimum compile time, set to 0 so that
-    the small scoring functions are cached too; and, when the ``filelock`` package is
-    installed, a 512 MiB bound on the folder, beyond which JAX evicts the least recently
-    used entries); the ``skaudio-ad`` command line calls it unless given ``--no-cache``.
+    configuration (``jax_compilation_cache_dir``, and the minimum compile time, set to 0 so
+    that the small scoring functions are cached too); the ``skaudio-ad`` command line calls
+    it unless given ``--no-cache``. Entries are 10-200 kB, one per compiled function and
+    input shape; the folder can be deleted at any time. No size bound is set: JAX's
+    least-recently-used eviction needs ``filelock`` and, in a folder that already holds
+    entries written without it, warns at every compilation (measured with JAX 0.10).
 
     Parameters
     ----------
@@ -59,7 +53,7 @@ def enable_compilation_cache(cache_dir=None):
     Raises
     ------
     OSError
-        When the folder cannot be created; the message names it.
+        When the folder cannot be created or written; the message names it.
 
     Examples
     --------
@@ -70,9 +64,12 @@ def enable_compilation_cache(cache_dir=None):
     folder = default_cache_dir() if cache_dir is None else os.fspath(cache_dir)
     try:
         os.makedirs(folder, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            # JAX would warn at every compilation instead.
+            raise PermissionError(13, "not writable")
     except OSError as exc:
         raise OSError(
-            f"cannot create the compilation cache folder {folder!r} ({exc.strerror or exc}); "
+            f"cannot use the compilation cache folder {folder!r} ({exc.strerror or exc}); "
             f"set {CACHE_DIR_ENV} to a writable folder, or disable the cache (--no-cache)"
         ) from exc
     import jax
@@ -80,8 +77,4 @@ def enable_compilation_cache(cache_dir=None):
     jax.config.update("jax_compilation_cache_dir", folder)
     # Default 1 s: the scoring functions compile in less, and are exactly what is reused.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    if hasattr(jax.config, "jax_compilation_cache_max_size") and _has_filelock():
-        # JAX evicts the least recently used entries above this size (default: no bound);
-        # it needs filelock for that, and fails at the first compilation without it.
-        jax.config.update("jax_compilation_cache_max_size", MAX_CACHE_BYTES)
     return folder
