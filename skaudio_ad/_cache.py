@@ -1,27 +1,51 @@
-"""JAX's persistent compilation cache: compiled networks reused across processes.
+"""The command line's caches: JAX's compiled networks, and verified model files.
 
-Each new process otherwise compiles the scoring network again (0.5-3 s on a 2-core CPU, most
-of a one-file ``skaudio-ad score``). The command line turns the cache on by default; the
-Python API leaves JAX's configuration to the user unless :func:`enable_compilation_cache` is
-called.
+Each new process otherwise compiles the scoring network again (0.5-3 s on a 2-core CPU), and
+loads the model file through skops, whose import alone builds its list of trusted types by
+importing every scikit-learn module (``all_estimators``: 0.9-1.9 s, with pytest and dask,
+measured with ``python -X importtime``). Together that is more than the rest of a one-file
+``skaudio-ad score``.
+
+- :func:`enable_compilation_cache` turns on JAX's persistent compilation cache.
+- :func:`load_model_cached` keeps, per model file *content* (SHA-256) and library
+  versions, the model skops already loaded and audited, pickled in a folder private to the
+  user. The trust is the same as that of the compiled-code cache beside it: whoever can
+  write either folder can run code as the user, so the folder is used only when it is
+  owned by the user and not writable by group or others (POSIX; elsewhere the model cache
+  is off).
+
+The command line uses both unless ``--no-cache``; the Python API leaves JAX's
+configuration and model loading alone.
 """
 
+import hashlib
 import os
+import pickle
+import sys
+import tempfile
 
-__all__ = ["enable_compilation_cache", "default_cache_dir"]
+__all__ = ["enable_compilation_cache", "default_cache_dir", "load_model_cached"]
+
+#: Model files larger than this are not copied into the model cache.
+MAX_CACHED_MODEL_BYTES = 64 * 2**20
 
 #: Environment variable that moves the cache folder.
 CACHE_DIR_ENV = "SKAUDIO_AD_CACHE_DIR"
 
 
-def default_cache_dir():
-    """``$SKAUDIO_AD_CACHE_DIR`` if set, else ``jax/`` in the user's cache folder (platformdirs)."""
+def cache_root():
+    """``$SKAUDIO_AD_CACHE_DIR`` if set, else ``skaudio_ad`` in the user's cache folder."""
     env = os.environ.get(CACHE_DIR_ENV)
     if env:
         return os.path.abspath(os.path.expanduser(env))
     import platformdirs
 
-    return os.path.join(platformdirs.user_cache_dir("skaudio_ad", appauthor=False), "jax")
+    return platformdirs.user_cache_dir("skaudio_ad", appauthor=False)
+
+
+def default_cache_dir():
+    """The compilation cache: ``jax/`` in :func:`cache_root`."""
+    return os.path.join(cache_root(), "jax")
 
 
 def enable_compilation_cache(cache_dir=None):
@@ -41,9 +65,9 @@ def enable_compilation_cache(cache_dir=None):
     Parameters
     ----------
     cache_dir : str, path-like or None, default=None
-        Folder for the cache, created if missing. None: ``$SKAUDIO_AD_CACHE_DIR`` if set, else
-        ``skaudio_ad/jax`` in the user's cache folder (``platformdirs.user_cache_dir``, e.g.
-        ``~/.cache/skaudio_ad/jax`` on Linux).
+        Folder for the cache, created if missing. None: ``jax/`` in ``$SKAUDIO_AD_CACHE_DIR``
+        if set, else in ``skaudio_ad`` in the user's cache folder
+        (``platformdirs.user_cache_dir``: ``~/.cache/skaudio_ad/jax`` on Linux).
 
     Returns
     -------
@@ -78,3 +102,78 @@ def enable_compilation_cache(cache_dir=None):
     # Default 1 s: the scoring functions compile in less, and are exactly what is reused.
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     return folder
+
+
+def _versions():
+    import numpy
+    import sklearn
+
+    from . import __version__
+
+    names = {"python": sys.version, "skaudio_ad": __version__, "numpy": numpy.__version__,
+             "sklearn": sklearn.__version__}
+    for module in ("skops", "jax", "flax"):
+        try:
+            from importlib.metadata import version
+
+            names[module] = version(module)
+        except Exception:  # not installed or no metadata: part of the key all the same
+            names[module] = "?"
+    return repr(sorted(names.items()))
+
+
+def _private_folder(folder):
+    """Create ``folder`` (mode 700) and say whether only this user can write it."""
+    if not hasattr(os, "getuid"):
+        return False
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        stat = os.stat(folder)
+    except OSError:
+        return False
+    return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
+
+
+def load_model_cached(path, trusted, load, folder=None):
+    """``load(path, trusted=trusted)``, or the same model from the cache of verified models.
+
+    The entry's key is the SHA-256 of the file's bytes, the trusted type names and the
+    library versions, so a changed file, other trust or an upgrade never reuses an entry. A
+    damaged or unreadable entry is ignored (and replaced). Any failure of the cache itself
+    falls back to ``load``.
+    """
+    folder = os.path.join(cache_root(), "models") if folder is None else folder
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        size = None
+    if size is None or size > MAX_CACHED_MODEL_BYTES or not _private_folder(folder):
+        return load(path, trusted=trusted)
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CACHED_MODEL_BYTES + 1)
+    except OSError:
+        return load(path, trusted=trusted)
+    key = hashlib.sha256(data)
+    key.update(repr(sorted(map(str, trusted or []))).encode())
+    key.update(_versions().encode())
+    entry = os.path.join(folder, key.hexdigest() + ".pickle")
+    try:
+        stat = os.stat(entry)
+        if stat.st_uid == os.getuid() and not stat.st_mode & 0o022:
+            with open(entry, "rb") as f:
+                return pickle.load(f)
+    except Exception:  # missing or damaged: load through skops, then (re)write the entry
+        pass
+    model = load(path, trusted=trusted)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, entry)  # atomic: a concurrent reader sees the old or the new entry
+    except Exception:
+        try:
+            os.unlink(tmp)
+        except Exception:
+            pass
+    return model

@@ -180,7 +180,7 @@ def _load_model(path, trusted):
     from ._persistence import ModelFileError, load
 
     try:
-        model = load(path, trusted=trusted)
+        model = _cli_plant.load_model(path, trusted, load)  # through the cache of verified models
     except ModelFileError as exc:
         hint = "; after inspecting it, pass --trust TYPE for each type to load it anyway"
         raise _UserError(f"{exc}{hint if exc.untrusted_types else ''}") from exc

@@ -51,8 +51,9 @@ def extend_parser(commands, add_parser):
     for parser in commands.choices.values():
         parser.add_argument(
             "--no-cache", action="store_true",
-            help="do not use JAX's persistent compilation cache ($SKAUDIO_AD_CACHE_DIR, "
-            "default: the user cache folder); every run then compiles the network again")
+            help="do not use the caches of compiled networks and verified model files "
+            "($SKAUDIO_AD_CACHE_DIR, default: the user cache folder); every run then "
+            "compiles the network and loads the model file through skops again")
 
 
 def _check_output(path, suffix, flag):
@@ -65,9 +66,23 @@ def _check_output(path, suffix, flag):
         raise ValueError(f"cannot write {flag} {path!r}: give a file name in an existing folder")
 
 
+_USE_MODEL_CACHE = False
+
+
+def load_model(path, trusted, load):
+    """``load(path, trusted=trusted)``, through the cache of verified models unless --no-cache."""
+    if not _USE_MODEL_CACHE:
+        return load(path, trusted=trusted)
+    from ._cache import load_model_cached
+
+    return load_model_cached(path, trusted, load)
+
+
 def prepare(args):
-    """Before a command runs: check new output paths; the compilation cache."""
+    """Before a command runs: check new output paths; the caches, unless ``--no-cache``."""
+    global _USE_MODEL_CACHE
     _check_output(getattr(args, "frames", None), ".csv", "--frames")
+    _USE_MODEL_CACHE = not getattr(args, "no_cache", False)
     if getattr(args, "no_cache", False):
         return
     from ._cache import enable_compilation_cache

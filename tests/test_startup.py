@@ -101,20 +101,23 @@ def _score_in_subprocess(model, clip, cache_dir, *extra):
         "import jax\n"
         "print(json.dumps({'status': status, 'out': out.getvalue(),\n"
         "    'loaded': [m for m in ('librosa', 'matplotlib', 'skaudio_ad.datasets',\n"
-        "                           'skaudio_ad.plotting', 'numba') if m in sys.modules],\n"
+        "                           'skaudio_ad.plotting', 'numba', 'skops.io')\n"
+        "               if m in sys.modules],\n"
         "    'cache_dir': jax.config.jax_compilation_cache_dir}))", env=env))
 
 
 def test_cli_cache_is_used_moved_and_disabled(model_and_file, tmp_path):
     model, clip = model_and_file
     cold = _score_in_subprocess(model, clip, tmp_path / "cache")
-    assert cold["status"] == 0 and cold["cache_dir"] == str(tmp_path / "cache")
-    entries = sorted(os.listdir(tmp_path / "cache"))
+    assert cold["status"] == 0 and cold["cache_dir"] == str(tmp_path / "cache" / "jax")
+    entries = sorted(os.listdir(tmp_path / "cache" / "jax"))
     assert any("patch_frame_errors" in e for e in entries)
+    assert len(os.listdir(tmp_path / "cache" / "models")) == 1
     warm = _score_in_subprocess(model, clip, tmp_path / "cache")
     assert warm["out"] == cold["out"]  # identical scores from the cached executables
-    # Scoring pays for neither librosa (numba) nor plotting nor the dataset loaders.
-    assert cold["loaded"] == []
+    # Scoring pays for neither librosa (numba) nor plotting nor the dataset loaders; the
+    # second time not for skops either (the verified model comes from the cache).
+    assert cold["loaded"] == ["skops.io"] and warm["loaded"] == []
 
     off = _score_in_subprocess(model, clip, tmp_path / "other", "--no-cache")
     assert off["cache_dir"] is None and not (tmp_path / "other").exists()
@@ -157,3 +160,36 @@ def test_unwritable_cache_folder_warns_and_scores(model_and_file, tmp_path, monk
     assert captured.out.startswith("path,score")
     assert captured.err.count("\n") == 1 and "warning" in captured.err
     assert "SKAUDIO_AD_CACHE_DIR" in captured.err
+
+
+def test_model_cache_refuses_shared_folders_and_damaged_entries(model_and_file, tmp_path):
+    from skaudio_ad._cache import load_model_cached
+    from skaudio_ad._persistence import load
+
+    model, clip = model_and_file
+    calls = []
+
+    def counting_load(path, trusted=None):
+        calls.append(path)
+        return load(path, trusted=trusted)
+
+    folder = tmp_path / "models"
+    first = load_model_cached(model, None, counting_load, folder=str(folder))
+    second = load_model_cached(model, None, counting_load, folder=str(folder))
+    assert len(calls) == 1 and second is not first
+    assert second.get_params(deep=False).keys() == first.get_params(deep=False).keys()
+    np.testing.assert_array_equal(second[-1].offset_, first[-1].offset_)
+    # Other trust is another entry.
+    load_model_cached(model, ["builtins.dict"], counting_load, folder=str(folder))
+    assert len(calls) == 2
+    # A damaged entry is ignored and replaced.
+    for p in folder.iterdir():
+        p.write_bytes(b"not a pickle")
+    load_model_cached(model, None, counting_load, folder=str(folder))
+    assert len(calls) == 3
+    load_model_cached(model, None, counting_load, folder=str(folder))
+    assert len(calls) == 3
+    # A folder others can write is never read.
+    folder.chmod(0o777)
+    load_model_cached(model, None, counting_load, folder=str(folder))
+    assert len(calls) == 4
