@@ -1,8 +1,9 @@
 """Command-line glue for the plant: ``monitor``, ``score --locate`` / ``--frames``, the cache.
 
 Kept apart from the other commands so that ``_cli`` needs only a few hook lines:
-:func:`extend_parser` in the parser, :func:`prepare` before a command runs, and
-:func:`add_locations` / :func:`location_columns` in ``score``.
+:func:`extend_parser` in the parser, :func:`prepare` before a command runs,
+:func:`load_model` where the model file is loaded, and :func:`add_locations` /
+:func:`location_columns` in ``score``.
 """
 
 import argparse
@@ -12,8 +13,8 @@ import os
 import signal
 import sys
 
-__all__ = ["add_locations", "add_monitor_parser", "extend_parser", "location_columns",
-           "prepare", "run_monitor"]
+__all__ = ["add_locations", "add_monitor_parser", "extend_parser", "load_model",
+           "location_columns", "prepare", "run_monitor"]
 
 EXIT_OK, EXIT_ANOMALY, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: A closed stdout (``| head -1``): 128 + SIGPIPE, as a process killed by it would end.
