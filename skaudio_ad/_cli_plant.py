@@ -149,7 +149,9 @@ def add_monitor_parser(commands, add_parser=None):
         "starts and when it ends (times in seconds from the start of the stream), and with "
         "--every one record per window. score is the anomaly score (-score_samples, higher "
         "= more anomalous), decision the detector's decision_function (negative = anomaly), "
-        "threshold the score above which a window is anomalous.")
+        "threshold the score above which a window is anomalous. Exit status: 0, 1 with "
+        "--fail-on-anomaly after an event, 2 on an error, 130 on Ctrl-C (an open event is "
+        "closed first), 141 when stdout is closed.")
     mon.add_argument("model", metavar="MODEL", help="model file from 'skaudio-ad fit'")
     mon.add_argument("source", metavar="SOURCE", nargs="?",
                      help="WAV/FLAC file, or - for raw PCM on stdin (see --sr, --channels, "
@@ -172,7 +174,8 @@ def add_monitor_parser(commands, add_parser=None):
                      help="interleaved channels of stdin or the device")
     mon.add_argument("--dtype", default="float32", choices=("int16", "int32", "uint8",
                                                             "float32", "float64"),
-                     help="sample format of stdin (little-endian, native order)")
+                     help="sample format of raw stdin, native byte order (a WAV header on "
+                     "stdin is recognised and gives rate, channels and format)")
     mon.add_argument("--channel", type=_channel, default=None,
                      help="channel of multichannel input, or 'mean'; default: the model's")
     mon.add_argument("--fail-on-anomaly", action="store_true",
