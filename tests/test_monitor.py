@@ -183,9 +183,12 @@ def test_ctrl_c_closes_and_flushes_the_open_event(setup):
         assert first["event"] == "start"
         time.sleep(0.2)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        # stdin stays open until the process has ended: an end of stream cannot win the race.
+        proc.wait(timeout=60)
+        out, err = proc.stdout.read(), proc.stderr.read()
     finally:
         proc.kill()
+        proc.stdin.close()
     end = json.loads(out.decode().splitlines()[0])
     assert end["event"] == "end" and end["closed_by"] == "interrupt"
     assert end["start"] == first["start"] and end["end"] >= end["start"]
