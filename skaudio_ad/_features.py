@@ -476,6 +476,19 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     # -- validation -------------------------------------------------------------
 
+    def _validate_state(self):
+        """Raise ValueError when fitted attributes (e.g. of a loaded model) do not fit."""
+        if not hasattr(self, "n_features_in_"):
+            return
+        n = self.n_features_in_
+        if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n_features_in_ must be a positive int; got {n!r}.")
+        self._check_params()
+        expected = _n_frames(n, self.n_fft, self.hop_length, self.center)
+        if getattr(self, "n_frames_", None) != expected:
+            raise ValueError(f"n_frames_ is {getattr(self, 'n_frames_', None)!r}, but clips of "
+                             f"{n} samples give {expected} frames.")
+
     def _check_params(self):
         """Checks across parameters that _parameter_constraints cannot express."""
         if self.win_length is not None and self.win_length > self.n_fft:
