@@ -14,31 +14,27 @@ incomplete, and a caller that only checks for "1" must not take a partial verdic
 one. 130 on Ctrl-C (also during start-up); 141 (128 + SIGPIPE, as other Unix tools) when
 stdout is closed early, e.g. by ``| head -1``, without a message.
 
-Start-up imports nothing heavy: this package imports only argparse; numpy, jax and the rest
-load inside :func:`main`, where Ctrl-C is caught.
+Start-up imports nothing: this package imports only ``importlib``, ``os`` and ``sys``; the
+parser, numpy, jax and the rest load inside :func:`main`, where Ctrl-C is caught (and
+``python -m skaudio_ad`` catches it around importing this package too).
 """
 
 import importlib
 import os
 import sys
 
-from ._common import (
-    EXIT_BROKEN_PIPE,
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    PROG,
-    UserError,
-    build_parser,
-    one_line,
-)
-
 __all__ = ["COMMANDS", "main"]
+
+PROG = "skaudio-ad"
+EXIT_ERROR, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 2, 130, 141
 
 #: The command modules, in the order ``--help`` lists them.
 COMMANDS = ("demo", "fit", "score", "evaluate")
 
 
 def _parser():
+    from ._common import build_parser
+
     modules = [importlib.import_module(f".{name}", __name__) for name in COMMANDS]
     return build_parser(modules)
 
@@ -50,6 +46,23 @@ def _quiet_stdout():
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or closed
         pass
+
+
+def _interrupted():
+    print(f"\n{PROG}: interrupted", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
+def _exit_on_swallowed_interrupt(previous):
+    """An unraisable hook: Ctrl-C raised inside a callback Python cannot propagate from
+    (jax registers a garbage-collector callback) would be printed and lost; exit instead."""
+    def hook(unraisable):
+        if issubclass(unraisable.exc_type, KeyboardInterrupt):
+            _interrupted()
+            os._exit(EXIT_INTERRUPTED)
+        previous(unraisable)
+
+    return hook
 
 
 def main(argv=None):
@@ -65,7 +78,30 @@ def main(argv=None):
     status : int
         The exit status (see the module docstring).
     """
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = _exit_on_swallowed_interrupt(previous_hook)
     try:
+        status = _main(argv)
+    finally:
+        sys.unraisablehook = previous_hook
+    if status == EXIT_INTERRUPTED and argv is None:
+        # Run as a program: exit now. A Ctrl-C that landed in code run by an extension
+        # module's PyRun_String makes CPython 3.11 kill itself with SIGINT at exit even
+        # though it was handled, which callers would see as "killed", not status 130.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(EXIT_INTERRUPTED)
+    return status
+
+
+def _main(argv):
+    try:
+        # Imported here, where Ctrl-C is caught: start-up is where most of the time goes.
+        from ._common import UserError, one_line
+
         try:
             args = _parser().parse_args(argv)
         except SystemExit as exc:  # --help, --version, usage errors
@@ -82,8 +118,7 @@ def main(argv=None):
         print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        print(f"\n{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except BrokenPipeError:
         _quiet_stdout()
         return EXIT_BROKEN_PIPE
