@@ -446,7 +446,9 @@ def plot_scores(out, dataset):
                     title = ", ".join(t for t in (f"{system}: {data['label']}", snr_text, slug)
                                       if t)
                     if kind == "roc":
-                        plot_roc(y, score, threshold=thr, label=system, title=title, ax=ax)
+                        # Saved scores, no estimator: the verdicts are the stored threshold's.
+                        plot_roc(y, score, y_pred=score > thr, label=system, title=title,
+                                 ax=ax)
                     else:
                         train, valid = data[f"{system}__train"], data[f"{system}__valid"]
                         plot_score_distributions(

@@ -42,12 +42,50 @@ def print_metrics(*args):
     print(metrics_report(*args), flush=True)
 
 
-def save_plots(out, *, model, **report):
-    """The four report figures into folder ``out``; returns their paths."""
+def save_plots(out, *, model, y_true, anomaly_score, y_pred, groups, normal, anomalous,
+               dpi=120):
+    """The four report figures into folder ``out``; returns their paths.
+
+    ``normal`` and ``anomalous`` are ``(S, frame_errors, title, spans, spans_label)`` of the
+    clips to show (spectrograms already computed while scoring: no file is read twice);
+    ``y_pred`` is the detector's ``predict`` output, which marks the ROC operating point.
+    """
+    import os
+
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a window
-    from ..plotting import _save_report
+    import matplotlib.pyplot as plt
+
+    from ..plotting import (
+        AnomalyRocDisplay,
+        ScoreDistributionDisplay,
+        plot_frame_errors,
+        plot_spectrograms,
+    )
 
     spec = {name: getattr(model[0], name) for name in ("sr", "hop_length", "fmin", "fmax")}
-    return _save_report(out, spec=spec, **report)
+    threshold = -model[-1].offset_
+    S_norm, _, title_norm, _, _ = normal
+    S_anom, errors, title_anom, spans, spans_label = anomalous
+    figures = {
+        "roc.png": lambda: AnomalyRocDisplay.from_predictions(
+            y_true, anomaly_score, y_pred=np.asarray(y_pred) == -1).figure_,
+        "score_distributions.png": lambda: ScoreDistributionDisplay.from_predictions(
+            groups, threshold).figure_,
+        "spectrograms.png": lambda: plot_spectrograms(
+            S_norm, S_anom, titles=(title_norm, title_anom), **spec),
+        "frame_errors.png": lambda: plot_frame_errors(
+            S_anom, errors, threshold=threshold, spans=spans, spans_label=spans_label,
+            title=f"Per-frame reconstruction error, {' '.join(title_anom.split())}", **spec),
+    }
+    os.makedirs(out, exist_ok=True)
+    written = []
+    for name, make in figures.items():
+        fig = make()
+        try:
+            fig.savefig(os.path.join(out, name), dpi=dpi)
+        finally:
+            plt.close(fig)
+        written.append(os.path.join(out, name))
+    return written

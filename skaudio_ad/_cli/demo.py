@@ -102,7 +102,7 @@ def _report(args, data, model, start):
     spans = ([(meta.anomaly_start[i_anom], meta.anomaly_end[i_anom])]
              if i_anom in episodic else None)
     written = save_plots(
-        args.out, y_true=y_test, anomaly_score=test_score, threshold=threshold, model=model,
+        args.out, y_true=y_test, anomaly_score=test_score, y_pred=predicted, model=model,
         groups={"train": train_score[~valid], "validation": train_score[valid],
                 "test normal": test_score[y_test == 0],
                 "test anomalous": test_score[y_test == 1]},

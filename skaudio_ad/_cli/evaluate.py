@@ -105,6 +105,7 @@ def _plots(out, model, result, y_true, anomaly_score, threshold):
         shown.append((S, errors, title, None, None))
     groups = {"test normal": anomaly_score[y_true == 0],
               "test anomalous": anomaly_score[y_true == 1]}
-    written = save_plots(out, y_true=y_true, anomaly_score=anomaly_score, groups=groups,
-                         threshold=threshold, model=model, normal=shown[0], anomalous=shown[1])
+    written = save_plots(out, y_true=y_true, anomaly_score=anomaly_score,
+                         y_pred=result["label"], groups=groups, model=model, normal=shown[0],
+                         anomalous=shown[1])
     print(f"Plots saved in {out}:\n" + "".join(f"  {p}\n" for p in written), end="")
