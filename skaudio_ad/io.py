@@ -38,12 +38,11 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from .exceptions import AudioReadError
+from .exceptions import AudioReadError  # noqa: F401  (public here too, as in 0.1)
 
 __all__ = [
     "MAX_ABS_SAMPLE",
     "MAX_DECODED_BYTES",
-    "AudioReadError",
     "ClipChunk",
     "as_waveforms",
     "find_audio",
