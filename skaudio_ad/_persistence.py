@@ -516,6 +516,7 @@ def _validate_model(path, model):
     """Check every estimator of a loaded model before it is used: ModelFileError if damaged."""
     for estimator in _estimators_in(model):
         name = type(estimator).__name__
+        _add_missing_parameters(estimator)
         try:
             if getattr(type(estimator), "_parameter_constraints", None) is not None:
                 estimator._validate_params()
@@ -525,3 +526,24 @@ def _validate_model(path, model):
         except Exception as exc:  # InvalidParameterError, ValueError, TypeError, ...
             raise ModelFileError(path, f"it is damaged: its {name} is unusable "
                                  f"({_describe(exc)}).") from exc
+
+
+def _add_missing_parameters(estimator):
+    """Parameters added to a class after the file was written take their defaults.
+
+    A file of an earlier release lacks them, and ``get_params`` would fail. A new parameter's
+    default must therefore keep the earlier behaviour; tests/test_persistence.py loads a file
+    written by 0.1 and checks its scores.
+    """
+    import inspect
+
+    try:
+        signature = inspect.signature(type(estimator).__init__)
+    except (TypeError, ValueError):
+        return
+    for parameter in signature.parameters.values():
+        if (parameter.kind is parameter.KEYWORD_ONLY or parameter.kind is
+                parameter.POSITIONAL_OR_KEYWORD) and parameter.name != "self":
+            if parameter.default is not parameter.empty and not hasattr(estimator,
+                                                                        parameter.name):
+                setattr(estimator, parameter.name, parameter.default)

@@ -290,3 +290,14 @@ def test_model_written_by_0_1_loads_with_identical_scores():
 
 def test_files_name_public_types(model_file):
     assert set(sio.get_untrusted_types(file=model_file)) == {"skaudio_ad.ConvAutoencoderDetector"}
+
+
+def test_a_parameter_added_after_the_file_was_written_takes_its_default(model_file, tmp_path):
+    def drop_patience(data):
+        schema = json.loads(data)
+        del schema["content"]["content"]["patience"]
+        return json.dumps(schema).encode()
+
+    path = _rewrite(model_file, tmp_path / "older.skops", "schema.json", drop_patience)
+    loaded = load(path)
+    assert loaded.patience == ConvAutoencoderDetector().patience
