@@ -56,12 +56,14 @@ __all__ = [
 # librosa.load(path, sr=sr) sample for sample.
 _RES_TYPE = "soxr_hq"
 
-#: Largest decoded size of one file, in bytes of float samples at the file's own rate and
-#: channel count (frames x channels x 4 for float32), checked from the header before
-#: decoding: 256 MiB is 70 minutes of mono 16 kHz audio, or 8 minutes of 8-channel 16 kHz.
-#: A file needing more is refused; read long recordings in parts with ``offset`` and
-#: ``duration`` (which decode only the part asked for), or raise this module attribute.
-MAX_DECODED_BYTES = 256 * 2**20
+#: Largest decoded size of one file, in bytes of float samples (frames x channels x 4 for
+#: float32, at the file's own rate and channel count, and again after resampling to ``sr``),
+#: checked from the header before decoding: 64 MiB is 17 minutes of mono 16 kHz audio, or 2
+#: minutes of 8-channel 16 kHz (a MIMII clip of 10 s takes 5 MiB). Resampling needs a few
+#: times that, so one file stays far below a gigabyte. A file needing more is refused; read
+#: long recordings in parts with ``offset`` and ``duration`` (which decode only the part asked
+#: for), or raise this module attribute.
+MAX_DECODED_BYTES = 64 * 2**20
 
 #: Largest magnitude of a decoded sample. Files of integer samples decode to [-1, 1);
 #: float files may exceed full scale a little, but 1e6 (120 dB above full scale) is no
@@ -241,6 +243,13 @@ def _header(path, f, spec):
             "duration",
         )
     n_out = spec.out_length(n_read, native_sr)
+    if n_out * spec.dtype.itemsize > spec.max_bytes:
+        raise AudioReadError(
+            path,
+            f"at sr={spec.sr:g} it would last {n_out / spec.sr:.0f} s ({n_out} samples; its "
+            f"header says {native_sr} Hz), more than the {spec.max_bytes / 2**20:.0f} MiB "
+            "limit (skaudio_ad.io.MAX_DECODED_BYTES)",
+        )
     if spec.duration is None:
         sr = spec.sr
         if spec.min_samples is not None and n_out < spec.min_samples:
@@ -280,7 +289,11 @@ def _read(path, spec):
         _check_samples(path, y)
     if native_sr != spec.sr:
         n_resampled = _resampled_length(len(y), native_sr, spec.sr)
-        y = librosa.resample(y, orig_sr=native_sr, target_sr=spec.sr, res_type=_RES_TYPE)
+        try:
+            y = librosa.resample(y, orig_sr=native_sr, target_sr=spec.sr, res_type=_RES_TYPE)
+        except Exception as exc:  # absurd rates of a damaged header
+            raise AudioReadError(path, f"cannot resample from {native_sr} Hz to {spec.sr:g} Hz "
+                                 f"({exc})") from exc
         y = librosa.util.fix_length(y, size=n_resampled)
     if spec.duration is not None:
         y = librosa.util.fix_length(y, size=n_out)

@@ -185,6 +185,17 @@ def test_a_long_file_is_refused_from_its_header(tmp_path, monkeypatch):
     assert chunk.X.shape == (1, SR // 2)
 
 
+def test_an_absurd_rate_in_a_header_cannot_blow_up_resampling(wav, tmp_path):
+    import struct
+
+    data = bytearray(wav.read_bytes())
+    data[24:28] = struct.pack("<I", 1)  # 4000 frames "at 1 Hz": 4000 s at 16 kHz
+    path = tmp_path / "slow.wav"
+    path.write_bytes(bytes(data))
+    with time_limit(30), pytest.raises(AudioReadError, match=r"would last 4000 s.*1 Hz"):
+        next(iter_clips([path], sr=16000))
+
+
 def test_fit_skips_an_unusable_training_file_by_name(tmp_path, capsys):
     folder = tmp_path / "train"
     folder.mkdir()
