@@ -44,8 +44,6 @@ import warnings
 import zipfile
 
 import numpy as np
-import sklearn
-from sklearn.base import BaseEstimator
 
 from .exceptions import ModelFileError
 
@@ -96,6 +94,7 @@ def _skops_io():
 
 
 def _metadata(model):
+    import sklearn
     import skops
 
     return {
@@ -183,6 +182,8 @@ def save(model, path):
     >>> bool(np.array_equal(loaded.score_samples(X), detector.score_samples(X)))
     True
     """
+    from sklearn.base import BaseEstimator
+
     if not isinstance(model, BaseEstimator):
         raise TypeError(
             "model must be a scikit-learn estimator such as a fitted Pipeline or "
@@ -455,7 +456,6 @@ def load(path, *, trusted=None, max_bytes=None):
     ...
     skaudio_ad.exceptions.ModelFileError: model file '...notes.skops': not a skaudio_ad ...
     """
-    sio = _skops_io()
     extra = _type_names(trusted)
     if max_bytes is None:
         max_bytes = MAX_MODEL_BYTES
@@ -464,6 +464,8 @@ def load(path, *, trusted=None, max_bytes=None):
     # Read once: the checks and the load see the same bytes even if the file changes.
     data = _read_bytes(path, max_bytes)
     _check_versions(path, _read_metadata(path, data, max_bytes))
+    # Only now the slow import (seconds): files refused above cost none of it.
+    sio = _skops_io()
     try:
         data = _rename_types(data, TYPE_ALIASES)
         found = sio.get_untrusted_types(data=data)
@@ -497,6 +499,8 @@ def _describe(exc):
 
 def _estimators_in(obj, depth=0):
     """Every estimator inside ``obj``: Pipeline steps, meta-estimators' ``estimators_``, ..."""
+    from sklearn.base import BaseEstimator
+
     if depth > 50:
         return
     if isinstance(obj, BaseEstimator):

@@ -21,14 +21,17 @@ def _members(good):
 
 
 def _write(path, members, *, big=None):
-    """Write ``members`` as a zip; ``big=(name, n_bytes)`` streams that many zero bytes."""
+    """Write ``members`` as a zip; ``big=(name, prefix, n_bytes)`` streams member ``name``:
+    ``prefix`` then that many zero bytes (deflate shrinks 1 GiB of zeros to ~1 MiB)."""
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in members.items():
-            archive.writestr(name, data)
+            if big is None or name != big[0]:
+                archive.writestr(name, data)
         if big is not None:
-            name, n_bytes = big
+            name, prefix, n_bytes = big
             block = bytes(2**22)
             with archive.open(name, "w", force_zip64=True) as f:
+                f.write(prefix)
                 for _ in range(n_bytes // len(block)):
                     f.write(block)
     return path
@@ -114,9 +117,14 @@ def _npy_with_huge_shape():
 
 
 def _zip_bomb(n_bytes):
+    """A network weight replaced by a valid .npy of ``n_bytes`` of zeros, deflated."""
     def make(good, path):
         members = _members(good)
-        return _write(path, members, big=("bomb.npy", n_bytes))
+        member = _first_weight(json.loads(members[SCHEMA]))
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            header, {"descr": "<f4", "fortran_order": False, "shape": (n_bytes // 4,)})
+        return _write(path, members, big=(member, header.getvalue(), n_bytes))
 
     return make
 

@@ -149,7 +149,6 @@ def check_output_folder(path, what):
 
 def load_model(args):
     """The fitted mel + detector Pipeline in ``args.model``; UserError naming the file if not."""
-    from .._features import MelSpectrogramTransformer
     from .._persistence import load
     from ..exceptions import ModelFileError
 
@@ -159,6 +158,8 @@ def load_model(args):
     except ModelFileError as exc:
         hint = "; after inspecting it, pass --trust TYPE for each type to load it anyway"
         raise UserError(f"{exc}{hint if exc.untrusted_types else ''}") from exc
+    # After loading: a refused file costs none of the heavy imports.
+    from .._features import MelSpectrogramTransformer
     steps = getattr(model, "steps", None)
     if not steps or not isinstance(steps[0][1], MelSpectrogramTransformer) or not hasattr(
         steps[-1][1], "offset_"
