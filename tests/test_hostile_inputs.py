@@ -70,6 +70,19 @@ def wav(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def damaged(model_file, tmp_path_factory):
+    """``damaged(name)``: the file of that damage, made once per module (the bomb takes s)."""
+    folder, made = tmp_path_factory.mktemp("damaged"), {}
+
+    def make(name):
+        if name not in made:
+            made[name] = DAMAGES[name][0](model_file, folder / f"{name}.skops")
+        return made[name]
+
+    return make
+
+
 def _cli(argv, capsys, seconds=60):
     with time_limit(seconds):
         status = main([str(a) for a in argv])
@@ -89,9 +102,9 @@ def _one_error_line(err, name):
 
 
 @pytest.mark.parametrize("damage", sorted(DAMAGES))
-def test_damaged_model_is_a_model_file_error_naming_it(damage, model_file, tmp_path):
-    make, words = DAMAGES[damage]
-    path = make(model_file, tmp_path / f"{damage}.skops")
+def test_damaged_model_is_a_model_file_error_naming_it(damage, damaged):
+    words = DAMAGES[damage][1]
+    path = damaged(damage)
     before = _peak_rss_kb()
     with time_limit(60), pytest.raises(ModelFileError) as info:
         skaudio_ad.load(path)
@@ -101,9 +114,8 @@ def test_damaged_model_is_a_model_file_error_naming_it(damage, model_file, tmp_p
 
 @pytest.mark.parametrize("damage", ["nan_weights", "wrong_shape", "type_split_differently",
                                     "zip_bomb_1gib", "huge_array_header", "bad_mel_parameter"])
-def test_damaged_model_through_the_cli_exits_2_with_one_line(damage, model_file, wav, tmp_path,
-                                                            capsys):
-    path = DAMAGES[damage][0](model_file, tmp_path / f"{damage}.skops")
+def test_damaged_model_through_the_cli_exits_2_with_one_line(damage, damaged, wav, capsys):
+    path = damaged(damage)
     status, out, err = _cli(["score", path, wav, "--quiet", "--fail-on-anomaly"], capsys)
     assert status == 2 and out == ""
     _one_error_line(err, path)
