@@ -265,10 +265,12 @@ def _run(*args, **kwargs):
 
 def test_broken_pipe_and_ctrl_c_as_a_program(model_file, wav):
     # `skaudio-ad score ... | head -0`: the reader is gone before the first line is written.
-    proc = _run("score", model_file, wav, wav, "--quiet")
+    # A missing recording: only the CSV header is written, so no network is compiled.
+    proc = _run("score", model_file, wav.parent / "missing.wav")
     proc.stdout.close()
     assert proc.wait(timeout=120) == 141
-    assert proc.stderr.read() == ""
+    assert proc.stderr.read().strip().splitlines() == [
+        f"skaudio-ad: cannot score '{wav.parent / 'missing.wav'}': no such file or folder"]
     # Ctrl-C while the heavy modules are still being imported.
     proc = _run("score", model_file, wav)
     import time
