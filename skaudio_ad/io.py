@@ -43,7 +43,6 @@ from .exceptions import AudioReadError  # noqa: F401  (public here too, as in 0.
 __all__ = [
     "MAX_ABS_SAMPLE",
     "MAX_DECODED_BYTES",
-    "ClipChunk",
     "as_waveforms",
     "find_audio",
     "iter_audio_chunks",
@@ -392,8 +391,8 @@ def iter_clips(paths, *, sr=16000, channel=0, duration=None, offset=0.0, n_sampl
 
     Yields
     ------
-    chunk : ClipChunk
-        ``(indices, paths, X)``: ``X[j]`` of shape ``(n_samples,)`` came from
+    chunk : namedtuple ``ClipChunk(indices, paths, X)``
+        ``X[j]`` of shape ``(n_samples,)`` came from
         ``paths[j]``, which is the input's ``paths[indices[j]]``. Chunks whose files all
         failed are not yielded.
 
