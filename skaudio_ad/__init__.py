@@ -4,26 +4,28 @@ Rows are clips. Detectors follow scikit-learn's outlier-detection conventions:
 ``score_samples`` is higher for more normal clips and ``predict`` returns +1
 (normal) / -1 (anomaly). Datasets (MIMII, DCASE) label an anomaly 1.
 
-The public names are imported on first access (PEP 562), so that ``import skaudio_ad``
-costs milliseconds and a command that needs only a model and one file never imports JAX,
-the dataset loaders or plotting before it must.
+The public objects are imported on first use (PEP 562), so that ``import skaudio_ad`` and the
+command line's start-up stay light: jax, librosa and scikit-learn load when first needed.
 """
 
 import importlib
 
 __version__ = "0.1.0.dev0"
 
-# Public name -> module that defines it (one line per object; keep sorted).
-_LAZY_OBJECTS = {
-    "AnomalySpan": "._locate",
-    "ConvAutoencoderDetector": "._detector",
-    "MelSpectrogramTransformer": "._features",
-    "enable_compilation_cache": "._cache",
-    "load": "._persistence",
-    "locate_anomalies": "._locate",
-    "save": "._persistence",
+# Where each public object lives: name -> (module, attribute or None for the module itself).
+_LAZY = {
+    "AnomalySpan": ("._locate", "AnomalySpan"),
+    "ConvAutoencoderDetector": ("._detector", "ConvAutoencoderDetector"),
+    "MelSpectrogramTransformer": ("._features", "MelSpectrogramTransformer"),
+    "datasets": (".datasets", None),
+    "enable_compilation_cache": ("._cache", "enable_compilation_cache"),
+    "exceptions": (".exceptions", None),
+    "io": (".io", None),
+    "load": ("._persistence", "load"),
+    "locate_anomalies": ("._locate", "locate_anomalies"),
+    "metrics": (".metrics", None),
+    "save": ("._persistence", "save"),
 }
-_LAZY_SUBMODULES = ("datasets", "io", "metrics", "plotting")
 
 # Exports: one line per public object (several people edit this block; keep it sorted).
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "MelSpectrogramTransformer",
     "datasets",
     "enable_compilation_cache",
+    "exceptions",
     "io",
     "load",
     "locate_anomalies",
@@ -41,15 +44,16 @@ __all__ = [
 
 
 def __getattr__(name):
-    if name in _LAZY_OBJECTS:
-        value = getattr(importlib.import_module(_LAZY_OBJECTS[name], __name__), name)
-    elif name in _LAZY_SUBMODULES:
-        value = importlib.import_module(f".{name}", __name__)
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value  # later accesses skip this function
-    return value
+    try:
+        module, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    obj = importlib.import_module(module, __name__)
+    if attribute is not None:
+        obj = getattr(obj, attribute)
+    globals()[name] = obj  # later look-ups skip this function
+    return obj
 
 
 def __dir__():
-    return sorted(set(globals()) | set(__all__) | set(_LAZY_SUBMODULES))
+    return sorted(set(globals()) | set(__all__))

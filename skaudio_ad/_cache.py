@@ -21,6 +21,7 @@ configuration and model loading alone.
 import hashlib
 import os
 import pickle
+import stat
 import sys
 import tempfile
 
@@ -128,44 +129,48 @@ def _private_folder(folder):
         return False
     try:
         os.makedirs(folder, mode=0o700, exist_ok=True)
-        stat = os.stat(folder)
+        st = os.stat(folder)
     except OSError:
         return False
-    return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
+    return st.st_uid == os.getuid() and not st.st_mode & 0o022
 
 
-def load_model_cached(path, trusted, load, folder=None):
-    """``load(path, trusted=trusted)``, or the same model from the cache of verified models.
+def load_model_cached(path, trusted, load, folder=None, max_bytes=None):
+    """``load(path, trusted=trusted[, max_bytes=max_bytes])``, or the same model from the
+    cache of verified models.
 
-    The entry's key is the SHA-256 of the file's bytes, the trusted type names and the
-    library versions, so a changed file, other trust or an upgrade never reuses an entry. A
-    damaged or unreadable entry is ignored (and replaced). Any failure of the cache itself
-    falls back to ``load``.
+    The entry's key is the SHA-256 of the file's bytes, the trusted type names, ``max_bytes``
+    and the library versions, so a changed file, other trust, a smaller size bound or an
+    upgrade never reuses an entry. Only regular files are read here (a FIFO or a device goes
+    straight to ``load``, which refuses it). A damaged or unreadable entry is ignored (and
+    replaced). Any failure of the cache itself falls back to ``load``.
     """
+    options = {} if max_bytes is None else {"max_bytes": max_bytes}
     folder = os.path.join(cache_root(), "models") if folder is None else folder
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
+        size = st.st_size if stat.S_ISREG(st.st_mode) else None
     except OSError:
         size = None
     if size is None or size > MAX_CACHED_MODEL_BYTES or not _private_folder(folder):
-        return load(path, trusted=trusted)
+        return load(path, trusted=trusted, **options)
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_CACHED_MODEL_BYTES + 1)
     except OSError:
-        return load(path, trusted=trusted)
+        return load(path, trusted=trusted, **options)
     key = hashlib.sha256(data)
-    key.update(repr(sorted(map(str, trusted or []))).encode())
+    key.update(repr((sorted(map(str, trusted or [])), max_bytes)).encode())
     key.update(_versions().encode())
     entry = os.path.join(folder, key.hexdigest() + ".pickle")
     try:
-        stat = os.stat(entry)
-        if stat.st_uid == os.getuid() and not stat.st_mode & 0o022:
+        st = os.stat(entry)
+        if st.st_uid == os.getuid() and not st.st_mode & 0o022:
             with open(entry, "rb") as f:
                 return pickle.load(f)
     except Exception:  # missing or damaged: load through skops, then (re)write the entry
         pass
-    model = load(path, trusted=trusted)
+    model = load(path, trusted=trusted, **options)
     try:
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         with os.fdopen(fd, "wb") as f:

@@ -203,10 +203,19 @@ def locate_anomalies(model, X, *, smoothing=DEFAULT_SMOOTHING):
 
 def _locate_clips(model, X, smoothing):
     """``(spans, frame_errors, frame_seconds)`` of the clips ``X``."""
+    _check_smoothing(smoothing)
+    return _locate_features(model, model[:-1].transform(X), smoothing)
+
+
+def _check_smoothing(smoothing):
     if not isinstance(smoothing, Real) or isinstance(smoothing, bool) or not smoothing >= 0:
         raise ValueError(f"smoothing must be a number of seconds >= 0; got {smoothing!r}.")
+
+
+def _locate_features(model, S, smoothing):
+    """``(spans, frame_errors, frame_seconds)`` of features ``S = model[:-1].transform(X)``."""
+    _check_smoothing(smoothing)
     mel, detector = model[0], model[-1]
-    S = model[:-1].transform(X)
     maps = detector.error_map(S)
     frame_errors = detector.frame_errors(S)
     frame_seconds = mel.hop_length / mel.sr

@@ -17,6 +17,7 @@ least-squares fit). It needs no frame threshold, so it holds for any scoring rul
 """
 
 import math
+import os
 import queue
 import sys
 import time
@@ -46,13 +47,18 @@ class FileSource:
     """A WAV/FLAC file read block by block, as fast as possible or paced in real time."""
 
     def __init__(self, path, *, realtime=False):
-        import soundfile as sf
+        from .exceptions import AudioReadError
+        from .io import _open
 
         self.name = str(path)
         try:
-            self._file = sf.SoundFile(path)
-        except (sf.SoundFileError, RuntimeError, OSError) as exc:
-            raise StreamError(f"{path!r}: cannot open it as audio ({exc})") from exc
+            # io's checks: a regular file only (a FIFO or a device could block or never end).
+            self._file = _open(path)
+        except AudioReadError as exc:
+            stream = os.path.exists(path) and not (os.path.isfile(path) or os.path.isdir(path))
+            hint = ("; to monitor a pipe or a device, give SOURCE - and redirect it to "
+                    "standard input" if stream else "")
+            raise StreamError(f"{path!r}: {exc.reason}{hint}") from exc
         self.sr = self._file.samplerate
         self.channels = self._file.channels
         self.realtime = realtime
