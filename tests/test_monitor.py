@@ -195,7 +195,8 @@ def test_ctrl_c_closes_and_flushes_the_open_event(setup):
     assert proc.returncode == 130 and b"Traceback" not in err
 
 
-@pytest.mark.parametrize("case", ["short", "nan", "missing", "no-source", "channels"])
+@pytest.mark.parametrize("case", ["short", "nan", "missing", "no-source", "channels", "fifo",
+                                  "device", "folder"])
 def test_bad_streams_are_one_line_exit_2(setup, capsys, monkeypatch, case, tmp_path):
     import io
 
@@ -216,12 +217,22 @@ def test_bad_streams_are_one_line_exit_2(setup, capsys, monkeypatch, case, tmp_p
     elif case == "channels":
         args += ["-", "--channel", "3"]
         data = setup["stream"][: 2 * SR].astype("<f4").tobytes()
+    elif case == "fifo":  # by name a FIFO could block forever: refused before opening
+        os.mkfifo(tmp_path / "pipe.wav")
+        args += [str(tmp_path / "pipe.wav")]
+    elif case == "device":
+        args += ["/dev/zero"]
+    elif case == "folder":
+        args += [str(tmp_path)]
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
     status, records, err = _run(args, capsys)
     assert status == 2
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     expected = {"short": "shorter than one window", "nan": "non-finite sample at 1.001 s",
-                "missing": "nothing.wav", "no-source": "SOURCE", "channels": "channel 3"}
+                "missing": "nothing.wav", "no-source": "SOURCE", "channels": "channel 3",
+                "fifo": "pipe.wav': not a regular file (a named pipe (FIFO))",
+                "device": "/dev/zero': not a regular file (a device)",
+                "folder": "it is a directory"}
     assert expected[case] in err
 
 
