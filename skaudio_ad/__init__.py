@@ -8,17 +8,21 @@ Rows are clips. Detectors follow scikit-learn's outlier-detection conventions:
 __version__ = "0.1.0.dev0"
 
 from . import datasets, io, metrics
+from ._archive import score_files
 from ._detector import ConvAutoencoderDetector
 from ._features import MelSpectrogramTransformer
+from ._fleet import PerMachineDetector
 from ._persistence import load, save
 
 # Exports: one line per public object (several people edit this block; keep it sorted).
 __all__ = [
     "ConvAutoencoderDetector",
     "MelSpectrogramTransformer",
+    "PerMachineDetector",
     "datasets",
     "io",
     "load",
     "metrics",
     "save",
+    "score_files",
 ]

@@ -48,6 +48,7 @@ _METADATA_MEMBER = "skaudio_ad.json"
 SKAUDIO_AD_TYPES = (
     "skaudio_ad._detector.ConvAutoencoderDetector",
     "skaudio_ad._features.MelSpectrogramTransformer",
+    "skaudio_ad._fleet.PerMachineDetector",
 )
 
 
