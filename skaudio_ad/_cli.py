@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from . import __version__, _cli_fleet
 
 __all__ = ["main"]
 
@@ -184,6 +184,8 @@ def _load_model(path, trusted):
     except ModelFileError as exc:
         hint = "; after inspecting it, pass --trust TYPE for each type to load it anyway"
         raise _UserError(f"{exc}{hint if exc.untrusted_types else ''}") from exc
+    if _cli_fleet.is_fleet(model):
+        return model
     steps = getattr(model, "steps", None)
     if not steps or not isinstance(steps[0][1], MelSpectrogramTransformer) or not hasattr(
         steps[-1][1], "offset_"
@@ -253,6 +255,8 @@ def _save_plots(out, *, model, **report):
 
 
 def _cmd_fit(args):
+    if args.per_machine:
+        return _cli_fleet.cmd_fit(args)
     from sklearn.pipeline import Pipeline
 
     from ._detector import ConvAutoencoderDetector
@@ -317,6 +321,8 @@ def _cmd_score(args):
         if out_format not in ("csv", "json"):
             raise _UserError(f"--output must end in .csv or .json; got {args.output!r}.")
     model = _load_model(args.model, args.trust)
+    if _cli_fleet.handles(args, model):
+        return _cli_fleet.cmd_score(args, model)
     failed, fail = _failure_log("cannot score")
     paths = _collect_audio(args.inputs, fail)
     scored, scores = _score_files(model, paths, channel=args.channel, on_error=fail,
@@ -375,6 +381,8 @@ def _evaluation_files(args, fail):
 
 def _cmd_evaluate(args):
     model = _load_model(args.model, args.trust)
+    if _cli_fleet.handles(args, model):
+        return _cli_fleet.cmd_evaluate(args, model)
     failed, fail = _failure_log("cannot score")
     paths, labels = _evaluation_files(args, fail)
     label_of = dict(zip(paths, labels, strict=True))
@@ -538,6 +546,7 @@ def _build_parser():
                      metavar="F", help="fraction of the clips held out for validation")
     fit.add_argument("--seed", type=int, help="random seed for reproducible training")
     fit.add_argument("--quiet", **quiet)
+    _cli_fleet.add_fit_arguments(fit)
     fit.set_defaults(run=_cmd_fit)
 
     trust = dict(action="append", metavar="TYPE",
@@ -558,6 +567,7 @@ def _build_parser():
     score.add_argument("--channel", **channel)
     score.add_argument("--trust", **trust)
     score.add_argument("--quiet", **quiet)
+    _cli_fleet.add_score_arguments(score)
     score.set_defaults(run=_cmd_score)
 
     ev = add_parser(
@@ -575,6 +585,7 @@ def _build_parser():
     ev.add_argument("--channel", **channel)
     ev.add_argument("--trust", **trust)
     ev.add_argument("--quiet", **quiet)
+    _cli_fleet.add_score_arguments(ev, machine_flag=None)
     ev.set_defaults(run=_cmd_evaluate)
     return parser
 

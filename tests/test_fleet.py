@@ -1,5 +1,7 @@
 """PerMachineDetector and score_files, sequentially and on a real local Dask cluster."""
 
+import csv
+import json
 import os
 import pickle
 
@@ -340,3 +342,134 @@ def test_score_files_in_chunks_on_the_cluster(client, fleet, wav_paths, tmp_path
 def test_score_files_arguments(fleet, wav_paths, kwargs, match):
     with pytest.raises(ValueError, match=match):
         score_files(fleet, wav_paths[:2], **kwargs)
+
+
+# ---------------------------------------------------------------------- command line
+
+TINY = ["--n-mels", "16", "--epochs", "2", "--hidden-channels", "4", "--latent-dim", "2",
+        "--patch-frames", "8", "--validation-fraction", "0.3", "--seed", "0", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def mimii_tree(tmp_path_factory):
+    """A MIMII-like machine type folder: id_XX/{normal,abnormal}/*.wav."""
+    root = tmp_path_factory.mktemp("fan")
+    for k, machine in enumerate(("id_00", "id_02")):
+        normal, _ = make_machine_sounds(N_CLIPS, 0, machine=MACHINES[k], duration=DURATION,
+                                        random_state=k)
+        anomalous, _ = make_machine_sounds(0, 3, machine=MACHINES[k], duration=DURATION,
+                                           random_state=9)
+        for kind, clips in (("normal", normal), ("abnormal", anomalous)):
+            (root / machine / kind).mkdir(parents=True)
+            for i, clip in enumerate(clips):
+                sf.write(root / machine / kind / f"{i:08d}.wav", clip, SR, subtype="FLOAT")
+    return root
+
+
+@pytest.fixture(scope="module")
+def fleet_file(mimii_tree, tmp_path_factory):
+    from skaudio_ad._cli import main
+
+    out = tmp_path_factory.mktemp("models") / "fleet.skops"
+    assert main(["fit", str(mimii_tree), "--per-machine", "-o", str(out)] + TINY) == 0
+    return out
+
+
+def test_cli_fit_per_machine_trains_one_model_per_folder(fleet_file, mimii_tree):
+    fleet = skaudio_ad.load(fleet_file)
+    assert isinstance(fleet, PerMachineDetector) and fleet.machine_ids_ == ["id_00", "id_02"]
+    assert fleet.n_clips_ == {"id_00": N_CLIPS, "id_02": N_CLIPS}  # normal/ only
+    # The same model as the Python API fitted on the same files.
+    paths = sorted(str(p) for p in (mimii_tree / "id_02" / "normal").glob("*.wav"))
+    alone = _pipeline().set_params(mel__n_mels=16).fit(paths)
+    np.testing.assert_array_equal(fleet.estimators_["id_02"].score_samples(paths),
+                                  alone.score_samples(paths))
+
+
+def test_cli_score_routes_each_file_by_folder(fleet_file, mimii_tree, tmp_path, capsys):
+    from skaudio_ad._cli import main
+
+    fleet = skaudio_ad.load(fleet_file)
+    out = tmp_path / "scores.csv"
+    assert main(["score", str(fleet_file), str(mimii_tree), "--output", str(out),
+                 "--quiet"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 2 * (N_CLIPS + 3)
+    for row in rows:
+        machine = "id_00" if "/id_00/" in row["path"] else "id_02"
+        assert row["machine"] == machine
+        expected = fleet.estimators_[machine].score_samples([row["path"]])[0]
+        assert float(row["score"]) == expected
+    # --machine forces one model; an unknown one is a one-line usage error.
+    one = tmp_path / "one.json"
+    assert main(["score", str(fleet_file), str(mimii_tree / "id_00"), "--machine", "id_02",
+                 "--output", str(one), "--quiet"]) == 0
+    assert {r["machine"] for r in json.loads(one.read_text())} == {"id_02"}
+    capsys.readouterr()
+    assert main(["score", str(fleet_file), str(mimii_tree), "--machine", "id_09"]) == 2
+    err = capsys.readouterr().err
+    assert "'id_09' is not in the fleet" in err and len(err.splitlines()) == 1
+
+
+def test_cli_score_reports_bad_and_unroutable_files(fleet_file, mimii_tree, tmp_path, capsys):
+    from skaudio_ad._cli import main
+
+    bad = tmp_path / "id_00" / "broken.wav"
+    bad.parent.mkdir()
+    bad.write_text("not audio")
+    stray = tmp_path / "elsewhere" / "clip.wav"
+    stray.parent.mkdir()
+    sf.write(stray, X[0], SR, subtype="FLOAT")
+    good = next((mimii_tree / "id_00" / "normal").glob("*.wav"))
+    capsys.readouterr()
+    assert main(["score", str(fleet_file), str(bad), str(stray), str(good), "--quiet"]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 2 and "Traceback" not in captured.err
+    assert any("broken.wav" in line for line in lines)
+    assert any("clip.wav" in line and "known machine ids: ['id_00', 'id_02']" in line
+               for line in lines)
+    assert str(good) in captured.out and "machine" in captured.out.splitlines()[0]
+
+
+def test_cli_evaluate_a_fleet(fleet_file, mimii_tree, capsys):
+    from skaudio_ad._cli import main
+
+    normal = [str(mimii_tree / m / "normal") for m in ("id_00", "id_02")]
+    anomalous = [str(mimii_tree / m / "abnormal") for m in ("id_00", "id_02")]
+    capsys.readouterr()
+    assert main(["evaluate", str(fleet_file), "--normal", *normal, "--anomaly", *anomalous,
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "AUC" in out and "id_00: AUC" in out and "id_02: AUC" in out
+
+
+def test_cli_fit_dcase_flat_train_folder(tmp_path, capsys):
+    from skaudio_ad._cli import main
+
+    train = tmp_path / "slider" / "train"
+    train.mkdir(parents=True)
+    for k, machine in enumerate(("id_00", "id_04")):
+        for i, clip in enumerate(X[IDS == MACHINES[k]][:6]):
+            sf.write(train / f"normal_{machine}_{i:08d}.wav", clip, SR, subtype="FLOAT")
+    sf.write(train / "anomaly_id_00_00000000.wav", X[0], SR, subtype="FLOAT")
+    out = tmp_path / "slider.skops"
+    assert main(["fit", str(tmp_path / "slider"), "--per-machine", "-o", str(out)] + TINY) == 0
+    assert "anomaly_id_00_00000000.wav" in capsys.readouterr().err  # skipped, said so
+    fleet = skaudio_ad.load(out)
+    assert fleet.machine_ids_ == ["id_00", "id_04"] and fleet.n_clips_["id_00"] == 6
+
+
+def test_cli_fit_and_score_on_a_dask_scheduler(client, fleet_file, mimii_tree, tmp_path):
+    from skaudio_ad._cli import main
+
+    address = client.scheduler.address
+    out = tmp_path / "fleet.skops"
+    assert main(["fit", str(mimii_tree), "--per-machine", "-o", str(out),
+                 "--scheduler", address] + TINY) == 0
+    here, there = tmp_path / "here.csv", tmp_path / "there.csv"
+    assert main(["score", str(fleet_file), str(mimii_tree), "--quiet", "--output", str(here)]) == 0
+    assert main(["score", str(out), str(mimii_tree), "--quiet", "--output", str(there),
+                 "--scheduler", address]) == 0
+    assert here.read_text() == there.read_text()  # same models, same scores, same order
+    assert main(["score", str(out), str(mimii_tree), "--scheduler", "tcp://127.0.0.1:9"]) == 2
