@@ -148,7 +148,8 @@ class PerMachineDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
     >>> X = rng.normal(size=(24, 8, 16))  # (n_clips, n_mels, n_frames)
     >>> ids = ["pump"] * 12 + ["fan"] * 12
     >>> fleet = PerMachineDetector(ConvAutoencoderDetector(
-    ...     max_epochs=1, hidden_channels=4, latent_dim=2, patch_frames=8, random_state=0))
+    ...     max_epochs=1, hidden_channels=4, latent_dim=2, patch_frames=8,
+...     validation_fraction=0.25, random_state=0))
     >>> fleet = fleet.fit(X, machine_ids=ids)
     >>> fleet.machine_ids_
     ['fan', 'pump']
