@@ -255,7 +255,7 @@ def _save_plots(out, *, model, **report):
 
 
 def _cmd_fit(args):
-    if args.per_machine:
+    if _cli_fleet.handles_fit(args):
         return _cli_fleet.cmd_fit(args)
     from sklearn.pipeline import Pipeline
 

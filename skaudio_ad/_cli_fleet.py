@@ -55,6 +55,11 @@ def is_fleet(model):
     return isinstance(model, PerMachineDetector)
 
 
+def handles_fit(args):
+    """Whether ``fit`` with ``args`` is a fleet run (or asks for one by mistake)."""
+    return args.per_machine or args.scheduler is not None or args.n_jobs is not None
+
+
 def handles(args, model):
     """Whether ``score`` / ``evaluate`` of ``model`` with ``args`` is a fleet run."""
     forced = args.command == "score" and args.machine_id is not None
@@ -157,6 +162,9 @@ def cmd_fit(args):
     from ._fleet import PerMachineDetector
     from ._persistence import save
 
+    if not args.per_machine:
+        raise base._UserError("--scheduler and --n-jobs spread the machines of a fleet over "
+                              "workers: add --per-machine (one model per machine folder).")
     folder = Path(args.output).absolute().parent
     if not folder.is_dir() or Path(args.output).is_dir():
         raise base._UserError(f"cannot write the model to {args.output!r}: give a file name in "
