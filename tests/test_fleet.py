@@ -287,6 +287,8 @@ def test_a_worker_killed_on_every_attempt_fails_clearly(client, tmp_path):
     client.wait_for_workers(2, timeout=60)
 
 
+# ray.init starts its services with fork + exec (safe), which JAX's fork hook warns about.
+@pytest.mark.filterwarnings("ignore:os.fork:RuntimeWarning")
 def test_ray_fit_equals_sequential_fit(fleet):
     ray = pytest.importorskip("ray")
     from ray.util.joblib import register_ray
@@ -326,7 +328,7 @@ def test_score_files_in_chunks_on_the_cluster(client, fleet, wav_paths, tmp_path
     assert np.isnan(on_cluster[5]) and np.isnan(on_cluster[-1])
     expected = fleet.score_samples(X, machine_ids=IDS)
     np.testing.assert_array_equal(np.delete(on_cluster, [5, len(paths) - 1]), expected)
-    with pytest.raises(ValueError, match="broken.wav"):
+    with pytest.raises(ValueError, match=r"cannot score .*(broken\.wav|'slider')"):
         score_files(fleet, paths, machine_ids=ids, client=client)
     single = fleet.estimators_["fan"]
     fan = [p for p, m in zip(wav_paths, IDS, strict=True) if m == "fan"]
