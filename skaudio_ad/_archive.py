@@ -130,7 +130,7 @@ def score_files(model, paths, *, machine_ids=None, method="score_samples", chunk
     ...                   ("detector", ConvAutoencoderDetector(
     ...                       max_epochs=1, hidden_channels=4, latent_dim=2,
     ...                       patch_frames=8, validation_fraction=0.5,
-...                       random_state=0))]).fit(paths)
+    ...                       random_state=0))]).fit(paths)
     >>> failed = []
     >>> values = score_files(model, paths + ["missing.wav"], chunk_size=4,
     ...                      on_error=lambda path, reason: failed.append(path))

@@ -211,7 +211,7 @@ def cmd_fit(args):
         with backend:
             fleet.fit(paths, machine_ids=ids)
     save(fleet, args.output)
-    lines = [f"Trained {len(fleet.machine_ids_)} machine models on {len(paths)} clips"
+    lines = [f"Trained {len(fleet.machine_ids_)} machine model(s) on {len(paths)} clips"
              + (f"; skipped {len(skipped)} unusable input(s)" if skipped else "") + ":"]
     for machine, model in fleet.estimators_.items():
         d = model[-1]

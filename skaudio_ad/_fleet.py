@@ -149,7 +149,7 @@ class PerMachineDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
     >>> ids = ["pump"] * 12 + ["fan"] * 12
     >>> fleet = PerMachineDetector(ConvAutoencoderDetector(
     ...     max_epochs=1, hidden_channels=4, latent_dim=2, patch_frames=8,
-...     validation_fraction=0.25, random_state=0))
+    ...     validation_fraction=0.25, random_state=0))
     >>> fleet = fleet.fit(X, machine_ids=ids)
     >>> fleet.machine_ids_
     ['fan', 'pump']
