@@ -354,7 +354,7 @@ def run_job(job, systems, condition, args, max_epochs, out):
         start = time.perf_counter()
         score = -model.score_samples(S_test)
         score_seconds = time.perf_counter() - start
-        predicted = np.where(score > -_offset(model), -1, 1)  # = model.predict(S_test)
+        predicted = model.predict(S_test)  # the estimator's own rule, never re-written
         for machine_id in job.ids:
             here = job.test_ids == machine_id
             y = job.y_test[here]
@@ -373,7 +373,8 @@ def run_job(job, systems, condition, args, max_epochs, out):
             valid = np.zeros(len(S_train), dtype=bool)
             valid[getattr(model, "validation_indices_", [])] = True
             kept[name] = {"test": score, "train": -model.score_samples(S_train),
-                          "valid": valid, "threshold": -_offset(model)}
+                          "valid": valid, "threshold": -_offset(model),
+                          "predicted": predicted}
     if kept:
         slug = _slug(condition)
         path = out / "scores" / f"{slug}__{job.machine_type}__{job.snr_text or 'na'}.npz"
@@ -446,7 +447,9 @@ def plot_scores(out, dataset):
                     title = ", ".join(t for t in (f"{system}: {data['label']}", snr_text, slug)
                                       if t)
                     if kind == "roc":
-                        plot_roc(y, score, threshold=thr, label=system, title=title, ax=ax)
+                        predicted = data.get(f"{system}__predicted")  # older files lack it
+                        plot_roc(y, score, label=system, title=title, ax=ax,
+                                 y_pred=None if predicted is None else predicted == -1)
                     else:
                         train, valid = data[f"{system}__train"], data[f"{system}__valid"]
                         plot_score_distributions(

@@ -63,8 +63,9 @@ print(f"threshold: anomaly score > {-detector.offset_:.3f} "
       f"(= {detector.error_mean_:.3f} + {detector.threshold:g} x {detector.error_std_:.3f})")
 print(f"ROC AUC             {metrics.anomaly_roc_auc(y_test, -scores):.3f}")
 print(f"partial AUC (0.1)   {metrics.anomaly_partial_auc(y_test, -scores):.3f}")
-print(f"F1 (anomaly class)  {metrics.anomaly_f1(y_test, labels):.3f}")
-print(f"balanced accuracy   {metrics.anomaly_balanced_accuracy(y_test, labels):.3f}")
+# Labels are 1 = anomaly in every metric; predict says -1 for an anomaly.
+print(f"F1 (anomaly class)  {metrics.anomaly_f1(y_test, labels == -1):.3f}")
+print(f"balanced accuracy   {metrics.anomaly_balanced_accuracy(y_test, labels == -1):.3f}")
 
 # %%
 # See the scores

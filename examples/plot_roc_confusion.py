@@ -25,7 +25,7 @@ from sklearn.pipeline import Pipeline
 from skaudio_ad import ConvAutoencoderDetector, MelSpectrogramTransformer
 from skaudio_ad.datasets import make_machine_sounds
 from skaudio_ad.metrics import anomaly_roc_auc, roc_auc_scorer
-from skaudio_ad.plotting import plot_roc
+from skaudio_ad.plotting import AnomalyRocDisplay
 
 X_train, _ = make_machine_sounds(100, 0, machine="slider", duration=3.0, random_state=0)
 X_test, y_test = make_machine_sounds(40, 40, machine="slider", duration=3.0, random_state=1)
@@ -36,7 +36,6 @@ model = Pipeline([
 ]).fit(X_train)
 
 anomaly_score = -model.score_samples(X_test)  # higher = more anomalous
-threshold = -model[-1].offset_  # the same threshold on the anomaly-score scale
 
 # %%
 # The ROC curve
@@ -44,10 +43,10 @@ threshold = -model[-1].offset_  # the same threshold on the anomaly-score scale
 #
 # Each point is one threshold on the anomaly score: the share of normal clips flagged (x)
 # against the share of anomalies caught (y). The shaded band is the region of the DCASE
-# partial AUC (false-positive rate up to 0.1); the dot is the detector's own threshold,
-# mean + 2 std of the validation errors.
-fig = plot_roc(y_test, anomaly_score, threshold=threshold, label="conv autoencoder",
-               title="Slider, 6 dB SNR")
+# partial AUC (false-positive rate up to 0.1); the dot is where the detector's own ``predict``
+# stands: its threshold, mean + 2 std of the validation errors.
+display = AnomalyRocDisplay.from_estimator(model, X_test, y_test, name="conv autoencoder",
+                                           title="Slider, 6 dB SNR")
 
 # %%
 # The confusion matrix
@@ -77,9 +76,9 @@ ax.set_title(f"predict at k = {model[-1].threshold:g}")
 #
 # The same AUC four ways. :func:`~skaudio_ad.metrics.anomaly_roc_auc` takes the anomaly
 # score; :data:`~skaudio_ad.metrics.roc_auc_scorer` takes the fitted model and negates
-# ``score_samples`` itself. Scikit-learn's ``roc_auc_score`` is right only with the minus
-# sign, and its ``"roc_auc"`` scorer (which ranks by ``decision_function``, higher =
-# normal) gives the complement.
+# ``decision_function`` itself (``score_samples - offset_``: the same ranking).
+# Scikit-learn's ``roc_auc_score`` is right only with the minus sign, and its ``"roc_auc"``
+# scorer (which ranks by ``decision_function``, higher = normal) gives the complement.
 print(f"anomaly_roc_auc(y, -score_samples)      {anomaly_roc_auc(y_test, anomaly_score):.4f}")
 print(f"roc_auc_scorer(model, X, y)             {roc_auc_scorer(model, X_test, y_test):.4f}")
 print(f"roc_auc_score(y, -score_samples)        {roc_auc_score(y_test, anomaly_score):.4f}")

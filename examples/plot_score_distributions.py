@@ -89,7 +89,7 @@ for k in ks:
     y_pred = detector.set_threshold(k).predict(S_test)  # +1 normal, -1 anomaly
     flagged = y_pred == -1
     rows.append((k, flagged[y_test == 0].mean(), flagged[y_test == 1].mean(),
-                 anomaly_f1(y_test, y_pred), anomaly_balanced_accuracy(y_test, y_pred)))
+                 anomaly_f1(y_test, flagged), anomaly_balanced_accuracy(y_test, flagged)))
 detector.set_threshold(2.0)
 
 print(f"ROC AUC {auc:.3f} and partial AUC {pauc:.3f} for every k\n")

@@ -538,6 +538,60 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         """The threshold rule: anomalous when error > error_mean_ + threshold * error_std_."""
         self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
 
+    # Minimal _validate_state from the consolidation branch (w1315), self-contained so that
+    # the detection-quality branch's fuller version replaces it at merge.
+    def _validate_state(self):
+        """Raise ValueError saying what is wrong with a fitted (e.g. loaded) detector.
+
+        Checks the network weights ``params_`` against the network the parameters describe
+        (every array present, of its shape and dtype, finite) and the finiteness of the
+        standardisation and threshold statistics. An unfitted detector passes.
+        """
+        if not hasattr(self, "params_"):
+            return
+        for name in ("n_features_in_", "patch_frames_"):
+            value = getattr(self, name, None)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive int; got {value!r}.")
+        from flax import nnx
+
+        expected = nnx.to_pure_dict(_training._abstract_params(self._config))
+        _check_tree(expected, self.params_, "params_")
+        n = self.n_features_in_
+        for name in ("feature_mean_", "feature_scale_"):
+            value = getattr(self, name, None)
+            if not isinstance(value, np.ndarray) or value.shape != (n,):
+                shape = getattr(value, "shape", type(value).__name__)
+                raise ValueError(f"{name} must be an array of shape ({n},); got {shape}.")
+            if not np.isfinite(value).all():
+                raise ValueError(f"{name} holds NaN or infinite values.")
+        if not np.all(self.feature_scale_ > 0):
+            raise ValueError("feature_scale_ holds values <= 0.")
+        for name in ("error_mean_", "error_std_", "offset_"):
+            value = getattr(self, name, None)
+            if not isinstance(value, numbers.Real) or not np.isfinite(value):
+                raise ValueError(f"{name} must be a finite number; got {value!r}.")
+
+
+def _check_tree(expected, found, where):
+    """``found`` (nested dicts of arrays) has ``expected``'s keys, shapes, dtypes; finite."""
+    if isinstance(expected, dict):
+        if not isinstance(found, dict) or set(found) != set(expected):
+            keys = sorted(map(str, found)) if isinstance(found, dict) else type(found).__name__
+            raise ValueError(f"{where} holds {keys}; the network needs "
+                             f"{sorted(map(str, expected))}.")
+        for key, value in expected.items():
+            _check_tree(value, found[key], f"{where}[{key!r}]")
+        return
+    shape, dtype = tuple(expected.shape), np.dtype(expected.dtype)
+    if not isinstance(found, np.ndarray):
+        raise ValueError(f"{where} is a {type(found).__name__}, not an array.")
+    if found.shape != shape or found.dtype != dtype:
+        raise ValueError(f"{where} has shape {found.shape} and dtype {found.dtype}; the "
+                         f"network needs shape {shape} and dtype {dtype}.")
+    if not np.isfinite(found).all():
+        raise ValueError(f"{where} holds NaN or infinite weights.")
+
 
 def _train_network(X, params, verbose):
     """The fitted attributes of a detector trained on ``X`` (cached by ``memory``)."""

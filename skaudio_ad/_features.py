@@ -1,6 +1,7 @@
 """Log-mel spectrograms of many clips at once, as a scikit-learn transformer."""
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from numbers import Integral, Real
@@ -196,12 +197,10 @@ def _check_finite(X, channel=None):
             )
 
 
-def _check_clip_finite(clip, index, path):
-    if not np.isfinite(clip).all():
-        raise ValueError(
-            f"clip {index} contains NaN or inf samples; it was read from "
-            f"{os.fspath(path)!r} (a float file holding non-finite values)."
-        )
+def _as_float(X):
+    """Integer PCM scaled by soundfile's rule (io.as_waveforms), other dtypes to float."""
+    X = _io.as_waveforms(X)
+    return X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
 
 
 def _check_output_finite(out, clips):
@@ -242,7 +241,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     sr : float > 0, default=16000
         Sampling rate of the clips, in Hz. Files at another rate are resampled.
     n_fft : int > 0, default=1024
-        FFT length in samples. Clips shorter than ``n_fft`` are rejected.
+        FFT length in samples. Clips shorter than ``n_fft`` are zero-padded by the centring
+        with a warning, as in librosa; with ``center=False`` they are an error.
     hop_length : int > 0, default=512
         Samples between successive frames.
     win_length : int in [1, n_fft] or None, default=None
@@ -304,8 +304,15 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     chunk of files at a time, so memory holds the output and only a few chunks
     of raw waveforms. Without ``duration``, ``fit`` and ``transform`` read every
     file's header (not its audio) to check that the files share one length.
-    NaN or inf samples raise a ValueError naming the clip (and file): for arrays
-    in ``fit`` and ``transform``, for files in ``transform`` when they are decoded.
+    NaN or inf samples raise a ValueError naming the clip: for arrays in ``fit`` and
+    ``transform``. Files are read by :func:`skaudio_ad.io.iter_clips`, which owns every
+    check on a file (regular file, size bound, length, finite samples) and raises an
+    :class:`~skaudio_ad.exceptions.AudioReadError` naming it.
+
+    Integer arrays are PCM and are scaled as soundfile scales integer files
+    (:func:`skaudio_ad.io.as_waveforms`): int16 / 32768, int32 / 2**31, uint8 as
+    (x - 128) / 128; an ``int16`` array from ``soundfile.read(path, dtype="int16")`` gives
+    the same spectrogram as the float read of that file.
 
     Speed (``benchmarks/bench_features.py``: 1,000 ten-second 16 kHz clips,
     defaults, 2-core box under load from other jobs): 683 clips/s with
@@ -469,6 +476,19 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
 
     # -- validation -------------------------------------------------------------
 
+    def _validate_state(self):
+        """Raise ValueError when fitted attributes (e.g. of a loaded model) do not fit."""
+        if not hasattr(self, "n_features_in_"):
+            return
+        n = self.n_features_in_
+        if not isinstance(n, Integral) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n_features_in_ must be a positive int; got {n!r}.")
+        self._check_params()
+        expected = _n_frames(n, self.n_fft, self.hop_length, self.center)
+        if getattr(self, "n_frames_", None) != expected:
+            raise ValueError(f"n_frames_ is {getattr(self, 'n_frames_', None)!r}, but clips of "
+                             f"{n} samples give {expected} frames.")
+
     def _check_params(self):
         """Checks across parameters that _parameter_constraints cannot express."""
         if self.win_length is not None and self.win_length > self.n_fft:
@@ -513,9 +533,19 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
                 if clips.kind == "paths"
                 else f"X has {n} samples per clip (n_features = {n})"
             )
-            raise ValueError(
-                f"Clips are too short: {source}, but n_fft={self.n_fft} needs at least "
-                f"{self.n_fft}. Use longer clips, a smaller n_fft, or duration= to zero-pad files."
+            if not self.center:
+                # librosa raises for uncentred analysis of a signal shorter than n_fft.
+                raise ValueError(
+                    f"Clips are too short: {source}, but n_fft={self.n_fft} with center=False "
+                    f"needs at least {self.n_fft}. Use longer clips, a smaller n_fft, "
+                    "center=True (which zero-pads), or duration= to zero-pad files."
+                )
+            # As librosa.stft: centring zero-pads the clip, which then gives one frame or more.
+            warnings.warn(
+                f"n_fft={self.n_fft} is too large for input signal of length={n} ({source}); "
+                "the clips are zero-padded, as librosa does.",
+                UserWarning,
+                stacklevel=3,
             )
         return clips
 
@@ -533,7 +563,12 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             )
 
     def _validate_paths(self, paths, *, reset):
-        n_samples = _io._common_n_samples(paths, sr=self.sr, duration=self.duration, offset=0.0)
+        if self.duration is not None:
+            n_samples = round(self.duration * self.sr)
+        else:
+            spec = _io._Spec(sr=self.sr, channel=self.channel, duration=None, offset=0.0,
+                             dtype=np.float32)
+            n_samples, _ = _io._common_length(paths, spec, _io._error_policy("raise"))
         self._check_n_samples(n_samples, reset=reset, what="the files yield")
         return _Clips("paths", paths, len(paths), n_samples)
 
@@ -542,23 +577,15 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             X = np.asarray(X)  # lists and other array-likes; check_array converts again for free
         ndim = 2 if scipy.sparse.issparse(X) else X.ndim
         if ndim == 2:
-            X = validate_data(
-                self,
-                X,
-                reset=reset,
-                dtype=(np.float64, np.float32),
-                ensure_all_finite=False,
-            )
+            X = validate_data(self, X, reset=reset, dtype="numeric", ensure_all_finite=False)
+            X = _as_float(X)
             _check_finite(X)
             return _Clips("2d", X, X.shape[0], X.shape[1])
         if ndim == 3:
             X = check_array(
-                X,
-                allow_nd=True,
-                dtype=(np.float64, np.float32),
-                ensure_all_finite=False,
-                input_name="X",
+                X, allow_nd=True, dtype="numeric", ensure_all_finite=False, input_name="X"
             )
+            X = _as_float(X)
             n_clips, n_channels, n_samples = X.shape
             channel = self.channel
             if n_channels == 0:
@@ -640,10 +667,10 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
             block = clips.data[start:stop]
             return block.mean(axis=1) if clips.channel == "mean" else block[:, clips.channel]
         paths = clips.data[start:stop]
-        y = np.empty((stop - start, clips.n_samples), dtype=np.float32)
-        _io._read_into(
-            paths, y, sr=self.sr, channel=self.channel, duration=self.duration, offset=0.0
+        # Lengths were checked from the headers in _validate_paths; io checks the rest.
+        (chunk,) = _io.iter_clips(
+            paths, sr=self.sr, channel=self.channel, duration=self.duration,
+            n_samples=None if self.duration is not None else clips.n_samples,
+            chunk_size=len(paths), on_error="raise",
         )
-        for i, (clip, path) in enumerate(zip(y, paths, strict=True)):
-            _check_clip_finite(clip, start + i, path)
-        return y
+        return chunk.X

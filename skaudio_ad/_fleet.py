@@ -366,6 +366,34 @@ class PerMachineDetector(MetaEstimatorMixin, OutlierMixin, BaseEstimator):
             out[index] = getattr(model, method)(_safe_indexing(X, index))
         return out
 
+    def _validate_state(self):
+        """Raise ValueError saying what is wrong with a fitted (e.g. loaded) fleet.
+
+        Checks that ``estimators_``, ``machine_ids_`` and ``n_clips_`` agree and that every
+        machine's model can score; :func:`skaudio_ad.load` checks each model's own state
+        (its detector's weights and statistics) too. An unfitted fleet passes.
+        """
+        if not hasattr(self, "estimators_"):
+            return
+        models = self.estimators_
+        if not isinstance(models, dict) or not models:
+            raise ValueError("estimators_ must be a non-empty dict {machine id: model}; got "
+                             f"{type(models).__name__}.")
+        ids = getattr(self, "machine_ids_", None)
+        if not isinstance(ids, list) or ids != list(models):
+            raise ValueError(f"machine_ids_ ({ids!r}) must list the keys of estimators_ "
+                             f"({list(models)}) in order.")
+        clips = getattr(self, "n_clips_", None)
+        if not isinstance(clips, dict) or list(clips) != ids:
+            raise ValueError("n_clips_ must be a dict with the same machine ids as "
+                             "estimators_.")
+        for machine, model in models.items():
+            if not isinstance(machine, (str, int)) or isinstance(machine, bool):
+                raise ValueError(f"machine ids must be str or int; got {machine!r}.")
+            if not hasattr(model, "score_samples"):
+                raise ValueError(f"the model of machine {machine!r} is a "
+                                 f"{type(model).__name__}, which cannot score.")
+
     # ------------------------------------------------------------------ routing
 
     def get_metadata_routing(self):

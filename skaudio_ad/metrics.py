@@ -1,10 +1,11 @@
 """Anomaly-detection metrics and scorers for scikit-learn outlier detectors.
 
-Sign conventions, stated once for the whole module:
+Conventions, stated once for the whole module:
 
-* **Labels**: 1 (or ``True``) = anomaly, 0 = normal, as in MIMII, DCASE and
-  pyod. scikit-learn's ``predict`` convention, -1 = anomaly and +1 = normal, is
-  also accepted and converted whenever it is unambiguous (see Notes).
+* **Labels**: 1 (or ``True``) = anomaly, 0 (or ``False``) = normal, as in MIMII, DCASE and
+  pyod -- for ``y_true`` and for ``y_pred`` alike, with no guessing per array. Any other
+  label (such as -1) is an error that says what to pass: for scikit-learn's ``predict``
+  output (+1 normal, -1 anomaly), ``y_pred == -1``.
 * **Anomaly score**: higher = more anomalous. A scikit-learn outlier detector
   scores the other way round: ``score_samples`` is higher for more normal
   samples and ``decision_function = score_samples - offset_``. The anomaly
@@ -16,9 +17,13 @@ The metric functions (:func:`anomaly_roc_auc`, :func:`anomaly_partial_auc`,
 scores or predictions. The scorers (:data:`roc_auc_scorer`,
 :data:`partial_auc_scorer`, :data:`f1_scorer`,
 :data:`balanced_accuracy_scorer`, the dict :data:`ANOMALY_SCORERS` and
-:func:`make_anomaly_scorer`) take a fitted detector and are meant for
-``scoring=`` in :func:`~sklearn.model_selection.cross_validate` or
-:class:`~sklearn.model_selection.GridSearchCV`.
+:func:`make_anomaly_scorer`) are scikit-learn scorers built by
+:func:`sklearn.metrics.make_scorer`, meant for ``scoring=`` in
+:func:`~sklearn.model_selection.cross_validate` or
+:class:`~sklearn.model_selection.GridSearchCV`. The ranking scorers ask the detector for
+``decision_function`` and the label scorers for ``predict``, so with
+``scoring=ANOMALY_SCORERS`` scikit-learn's response cache calls each once per fold: two
+forward passes for four metrics.
 
 Notes
 -----
@@ -26,20 +31,8 @@ Why not scikit-learn's own scorers: the built-in ``"roc_auc"`` scorer ranks by
 ``decision_function`` (higher = normal) and takes label 1 as the positive
 class, so on 0/1 anomaly labels it reports ``1 - AUC``;
 ``make_scorer(..., response_method="score_samples")`` is refused; and
-``"f1"`` compares ``predict``'s +1/-1 with 0/1 labels.
-
-Label sets accepted by every function here, decided per array:
-
-* ``{0, 1}`` and ``{0}``: 1 = anomaly. ``{0}`` alone is "all normal" (0 does
-  not occur in the predict convention).
-* ``{-1, 1}`` and ``{-1}``: predict convention, -1 = anomaly. ``{-1}`` alone is
-  "all anomalous".
-* booleans: ``True`` = anomaly, always unambiguous.
-* ``{1}`` alone is ambiguous ("all anomalous" under 0/1, "all normal" under
-  predict) and raises a ``ValueError``; pass a boolean mask instead, e.g.
-  ``y_pred == -1`` for predict output.
-* anything else (``{1, 2}``, ``{-1, 0, 1}``, strings, NaN) raises a
-  ``ValueError``.
+``"f1"`` compares ``predict``'s +1/-1 with 0/1 labels. The scorers here convert
+``predict``'s output, which they know to be +1/-1, and negate ``decision_function``.
 
 The AUC metrics additionally need both classes in ``y_true``.
 
@@ -82,8 +75,8 @@ __all__ = [
 ]
 
 _ACCEPTED_LABELS = (
-    "Accepted labels: {0, 1} with 1 = anomaly (MIMII/DCASE/pyod), {-1, +1} with "
-    "-1 = anomaly (scikit-learn's predict), or booleans with True = anomaly."
+    "Labels are 1 = anomaly, 0 = normal (MIMII/DCASE/pyod), or booleans with True = anomaly. "
+    "For scikit-learn's predict output (+1 normal, -1 anomaly) pass y_pred == -1."
 )
 
 
@@ -95,7 +88,7 @@ def _describe_labels(values):
 
 
 def _as_anomaly_mask(y, *, name, require_both_classes=False, metric=None):
-    """Convert labels in any accepted convention to a boolean mask, True = anomaly."""
+    """Labels (1 = anomaly, 0 = normal, or booleans) as a boolean mask, True = anomaly."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(
@@ -117,28 +110,16 @@ def _as_anomaly_mask(y, *, name, require_both_classes=False, metric=None):
         if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
             raise ValueError(f"{name} contains NaN or infinity. {_ACCEPTED_LABELS}")
         labels = set(np.unique(y).tolist())
-        if labels <= {0, 1} and labels != {1}:
-            mask = y == 1
-        elif labels <= {-1, 1} and -1 in labels:
-            mask = y == -1
-        elif labels == {1}:
-            mask = None  # ambiguous; decided below
-        else:
+        if not labels <= {0, 1}:
             raise ValueError(
                 f"{name} has labels {_describe_labels(sorted(labels))}. {_ACCEPTED_LABELS}"
             )
-    if require_both_classes and (mask is None or mask.all() or not mask.any()):
+        mask = y == 1
+    if require_both_classes and (mask.all() or not mask.any()):
         raise ValueError(
             f"{metric} needs both normal and anomalous samples in {name}; got {y.size} "
             f"samples, all labelled {_describe_labels(np.unique(y))}. Evaluate on a set "
             "that contains both, e.g. split with StratifiedKFold."
-        )
-    if mask is None:
-        raise ValueError(
-            f"{name} contains only the label 1, which means 'all anomalies' with 0/1 labels "
-            "but 'all normal' with scikit-learn's predict output (+1 = normal). Pass a "
-            f"boolean mask instead (True = anomaly): {name} == -1 for predict output, "
-            f"{name} == 1 for 0/1 labels."
         )
     return mask
 
@@ -179,9 +160,7 @@ def anomaly_roc_auc(y_true, anomaly_score, *, sample_weight=None):
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        Labels in one of the accepted conventions (module Notes): ``{0, 1}``
-        with 1 = anomaly, ``{-1, +1}`` with -1 = anomaly, or booleans with
-        ``True`` = anomaly. Both classes must be present.
+        Labels, 1 (or ``True``) = anomaly, 0 = normal. Both classes must be present.
     anomaly_score : array-like of shape (n_samples,)
         Higher = more anomalous, e.g. ``-detector.score_samples(X)``.
     sample_weight : array-like of shape (n_samples,), default=None
@@ -196,7 +175,7 @@ def anomaly_roc_auc(y_true, anomaly_score, *, sample_weight=None):
     Raises
     ------
     ValueError
-        If ``y_true`` has labels outside the accepted sets, holds only one
+        If ``y_true`` has labels other than 0/1 (or booleans), holds only one
         class, or does not match ``anomaly_score`` in length.
 
     See Also
@@ -236,9 +215,7 @@ def anomaly_partial_auc(y_true, anomaly_score, *, max_fpr=0.1, sample_weight=Non
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        Labels in one of the accepted conventions (module Notes): ``{0, 1}``
-        with 1 = anomaly, ``{-1, +1}`` with -1 = anomaly, or booleans with
-        ``True`` = anomaly. Both classes must be present.
+        Labels, 1 (or ``True``) = anomaly, 0 = normal. Both classes must be present.
     anomaly_score : array-like of shape (n_samples,)
         Higher = more anomalous, e.g. ``-detector.score_samples(X)``.
     max_fpr : float in (0, 1], default=0.1
@@ -306,13 +283,11 @@ def anomaly_f1(y_true, y_pred, *, sample_weight=None):
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        Labels in one of the accepted conventions (module Notes).
+        Labels, 1 (or ``True``) = anomaly, 0 = normal.
     y_pred : array-like of shape (n_samples,)
-        Predicted labels in one of the accepted conventions, decided
-        independently of ``y_true``: a detector's ``predict`` output (+1
-        normal, -1 anomaly) can be passed as it is, next to 0/1 ``y_true``.
-        An all-``+1`` prediction is ambiguous on its own; pass
-        ``y_pred == -1`` (a boolean mask, True = anomaly) in that case.
+        Predicted labels, 1 (or ``True``) = anomaly, 0 = normal. For a
+        detector's ``predict`` output (+1 normal, -1 anomaly) pass
+        ``detector.predict(X) == -1``.
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
 
@@ -325,7 +300,7 @@ def anomaly_f1(y_true, y_pred, *, sample_weight=None):
     Raises
     ------
     ValueError
-        If a label array is outside the accepted sets or ambiguous, or the
+        If a label array holds labels other than 0/1 (or booleans), or the
         lengths differ.
 
     See Also
@@ -339,7 +314,7 @@ def anomaly_f1(y_true, y_pred, *, sample_weight=None):
     >>> from skaudio_ad.metrics import anomaly_f1
     >>> y_true = np.array([0, 0, 0, 1, 1])          # 1 = anomaly
     >>> y_pred = np.array([1, 1, -1, -1, 1])        # predict(): -1 = anomaly
-    >>> anomaly_f1(y_true, y_pred)
+    >>> anomaly_f1(y_true, y_pred == -1)
     0.5
     """
     true01, pred01 = _check_predictions(y_true, y_pred)
@@ -362,10 +337,9 @@ def anomaly_balanced_accuracy(y_true, y_pred, *, sample_weight=None):
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        Labels in one of the accepted conventions (module Notes).
+        Labels, 1 (or ``True``) = anomaly, 0 = normal.
     y_pred : array-like of shape (n_samples,)
-        Predicted labels in one of the accepted conventions, decided
-        independently of ``y_true`` (see :func:`anomaly_f1`).
+        Predicted labels, 1 (or ``True``) = anomaly, 0 = normal (see :func:`anomaly_f1`).
     sample_weight : array-like of shape (n_samples,), default=None
         Sample weights.
 
@@ -380,7 +354,7 @@ def anomaly_balanced_accuracy(y_true, y_pred, *, sample_weight=None):
     Raises
     ------
     ValueError
-        If a label array is outside the accepted sets or ambiguous, or the
+        If a label array holds labels other than 0/1 (or booleans), or the
         lengths differ.
 
     See Also
@@ -394,7 +368,7 @@ def anomaly_balanced_accuracy(y_true, y_pred, *, sample_weight=None):
     >>> from skaudio_ad.metrics import anomaly_balanced_accuracy
     >>> y_true = np.array([0, 0, 0, 1, 1])          # 1 = anomaly
     >>> y_pred = np.array([1, 1, -1, -1, 1])        # predict(): -1 = anomaly
-    >>> round(anomaly_balanced_accuracy(y_true, y_pred), 4)
+    >>> round(anomaly_balanced_accuracy(y_true, y_pred == -1), 4)
     0.5833
     """
     true01, pred01 = _check_predictions(y_true, y_pred)
@@ -417,76 +391,54 @@ _SCORE_METRICS = (anomaly_roc_auc, anomaly_partial_auc)
 _LABEL_METRICS = (anomaly_f1, anomaly_balanced_accuracy)
 
 
-def _anomaly_score_of(estimator, X, response):
-    if response == "score_samples" and hasattr(estimator, "score_samples"):
-        method = "score_samples"
-    elif hasattr(estimator, "decision_function"):
-        method = "decision_function"
-    else:
-        raise ValueError(
-            f"{type(estimator).__name__} has no score_samples or decision_function "
-            "(higher = more normal), which an anomaly scorer ranks by. Use a "
-            "scikit-learn outlier detector or a Pipeline ending in one; "
-            "LocalOutlierFactor exposes them only with novelty=True."
-        )
-    return -np.asarray(getattr(estimator, method)(X), dtype=np.float64)
-
-
-def _anomaly_mask_of_predict(estimator, X):
-    if not hasattr(estimator, "predict"):
-        raise ValueError(
-            f"{type(estimator).__name__} has no predict; a label scorer needs a fitted "
-            "outlier detector whose predict returns +1 (normal) / -1 (anomaly)."
-        )
-    y_pred = np.asarray(estimator.predict(X))
+def _predicted_anomalies(y_pred):
+    """``predict``'s +1 (normal) / -1 (anomaly) as a mask, True = anomaly."""
+    y_pred = np.asarray(y_pred)
     labels = set(np.unique(y_pred).tolist()) if y_pred.dtype.kind in "biuf" else None
     if labels is None or not labels <= {-1, 1}:
         shown = y_pred.dtype if labels is None else _describe_labels(sorted(labels))
         raise ValueError(
-            f"{type(estimator).__name__}.predict returned {shown}; an anomaly label "
-            "scorer expects scikit-learn's outlier convention, +1 = normal and "
-            "-1 = anomaly. For a detector that predicts 1 = anomaly / 0 = normal "
-            "(e.g. pyod), compute the metric with anomaly_f1 / "
+            f"predict returned {shown}; an anomaly label scorer expects scikit-learn's "
+            "outlier convention, +1 = normal and -1 = anomaly. For a detector that predicts "
+            "1 = anomaly / 0 = normal (e.g. pyod), compute the metric with anomaly_f1 / "
             "anomaly_balanced_accuracy on its predictions instead."
         )
     return y_pred == -1
 
 
-class _AnomalyScorer:
-    """Callable ``scorer(estimator, X, y) -> float``; build it with make_anomaly_scorer."""
+class _OnDetectorOutput:
+    """``metric`` applied to a detector's response, in this module's conventions.
 
-    def __init__(self, metric, response, kwargs):
+    ``make_scorer`` calls it with ``y`` and the estimator's ``decision_function`` (negated:
+    anomaly score) or ``predict`` (+1/-1 turned into a mask, True = anomaly). A module-level
+    class, so scorers pickle for ``n_jobs > 1``.
+    """
+
+    def __init__(self, metric, response):
         self.metric = metric
         self.response = response
-        self.kwargs = kwargs
+        self.__name__ = getattr(metric, "__name__", type(metric).__name__)
 
-    def __call__(self, estimator, X, y, sample_weight=None):
-        y_mask = _as_anomaly_mask(y, name="y")
+    def __call__(self, y_true, y_response, **kwargs):
+        y_true = _as_anomaly_mask(y_true, name="y")
         if self.response == "predict":
-            y_out = _anomaly_mask_of_predict(estimator, X)
+            y_response = _predicted_anomalies(y_response)
         else:
-            y_out = _anomaly_score_of(estimator, X, self.response)
-        kwargs = dict(self.kwargs)
-        if sample_weight is not None:
-            kwargs["sample_weight"] = sample_weight
-        return float(self.metric(y_mask, y_out, **kwargs))
-
-    def __repr__(self):
-        name = getattr(self.metric, "__name__", repr(self.metric))
-        extra = "".join(f", {k}={v!r}" for k, v in self.kwargs.items())
-        return f"make_anomaly_scorer({name}, response={self.response!r}{extra})"
+            y_response = -np.asarray(y_response, dtype=np.float64)
+        return float(self.metric(y_true, y_response, **kwargs))
 
 
 def make_anomaly_scorer(metric, *, response=None, **kwargs):
-    """Make a scorer ``scorer(estimator, X, y) -> float`` for outlier detectors.
+    """Make a scikit-learn scorer ``scorer(estimator, X, y) -> float`` for outlier detectors.
 
-    The scorer works on any fitted scikit-learn outlier detector
-    (IsolationForest, LocalOutlierFactor(novelty=True), OneClassSVM,
-    EllipticEnvelope, ``ConvAutoencoderDetector``) or a Pipeline ending in
-    one, and can be passed as ``scoring=`` (alone or in a dict) to
-    ``cross_validate``, ``cross_val_score`` or ``GridSearchCV``. Higher is
-    better. It pickles whenever ``metric`` does (module-level functions do,
-    lambdas do not), so ``n_jobs > 1`` works.
+    Built by :func:`sklearn.metrics.make_scorer`, so that scikit-learn's multi-metric
+    evaluation caches the detector's responses: scorers asking for the same response
+    method share one call per fold. The scorer works on any fitted scikit-learn outlier
+    detector (IsolationForest, LocalOutlierFactor(novelty=True), OneClassSVM,
+    EllipticEnvelope, ``ConvAutoencoderDetector``) or a Pipeline ending in one, and can be
+    passed as ``scoring=`` (alone or in a dict) to ``cross_validate``, ``cross_val_score``
+    or ``GridSearchCV``. Higher is better. It pickles whenever ``metric`` does
+    (module-level functions do, lambdas do not), so ``n_jobs > 1`` works.
 
     Parameters
     ----------
@@ -496,19 +448,16 @@ def make_anomaly_scorer(metric, *, response=None, **kwargs):
         boolean mask (True = anomaly) and ``y`` as either the anomaly score
         (float, higher = more anomalous) or a boolean mask of predicted
         anomalies, depending on ``response``.
-    response : {"score_samples", "decision_function", "predict"}, default=None
+    response : {"decision_function", "predict", "score_samples"}, default=None
         What the scorer asks of the estimator.
 
-        - ``"score_samples"``: anomaly score ``-estimator.score_samples(X)``,
-          falling back to ``-estimator.decision_function(X)`` when the
-          estimator has no ``score_samples``. The two differ by the constant
-          ``offset_``, which leaves any ranking metric unchanged.
-        - ``"decision_function"``: anomaly score
-          ``-estimator.decision_function(X)``.
-        - ``"predict"``: ``estimator.predict(X) == -1``; predict must return
-          +1/-1.
+        - ``"decision_function"``: anomaly score ``-estimator.decision_function(X)``.
+        - ``"score_samples"``: the same call; ``score_samples`` differs from
+          ``decision_function`` by the constant ``offset_``, which leaves any ranking
+          metric unchanged (scikit-learn's scorers do not call ``score_samples``).
+        - ``"predict"``: ``estimator.predict(X) == -1``; predict must return +1/-1.
 
-        ``None`` picks ``"score_samples"`` for ``"roc_auc"`` / ``"partial_auc"``
+        ``None`` picks ``"decision_function"`` for ``"roc_auc"`` / ``"partial_auc"``
         and ``"predict"`` for ``"f1"`` / ``"balanced_accuracy"``; for a custom
         callable it must be given.
     **kwargs
@@ -518,7 +467,7 @@ def make_anomaly_scorer(metric, *, response=None, **kwargs):
     -------
     scorer : callable
         ``scorer(estimator, X, y, sample_weight=None) -> float``, where ``y``
-        may use any accepted label convention (module Notes).
+        holds labels 1 = anomaly, 0 = normal (or booleans).
 
     Raises
     ------
@@ -542,12 +491,14 @@ def make_anomaly_scorer(metric, *, response=None, **kwargs):
     >>> y = np.r_[np.zeros(60, dtype=int), np.ones(6, dtype=int)]
     >>> scorer = make_anomaly_scorer("partial_auc", max_fpr=0.05)
     >>> scorer
-    make_anomaly_scorer(anomaly_partial_auc, response='score_samples', max_fpr=0.05)
+    make_scorer(anomaly_partial_auc, response_method='decision_function', max_fpr=0.05)
     >>> scores = cross_val_score(IsolationForest(random_state=0), X, y,
     ...                          scoring=scorer, cv=StratifiedKFold(3))
     >>> scores.tolist()
     [1.0, 1.0, 1.0]
     """
+    from sklearn.metrics import make_scorer
+
     if isinstance(metric, str):
         if metric not in _METRICS:
             raise ValueError(
@@ -562,13 +513,13 @@ def make_anomaly_scorer(metric, *, response=None, **kwargs):
         )
     if response is None:
         if metric in _SCORE_METRICS:
-            response = "score_samples"
+            response = "decision_function"
         elif metric in _LABEL_METRICS:
             response = "predict"
         else:
             raise ValueError(
                 f"response is required for the custom metric {metric!r}: pass "
-                "response='score_samples' for a metric of a continuous anomaly score "
+                "response='decision_function' for a metric of a continuous anomaly score "
                 "or response='predict' for a metric of predicted anomaly labels."
             )
     if response not in _RESPONSES:
@@ -577,7 +528,7 @@ def make_anomaly_scorer(metric, *, response=None, **kwargs):
         raise ValueError(
             f"{metric.__name__} ranks a continuous anomaly score; response='predict' "
             "would rank hard +1/-1 labels, which is balanced accuracy in disguise. Use "
-            "response='score_samples' or 'decision_function'."
+            "response='decision_function'."
         )
     if metric in _LABEL_METRICS and response != "predict":
         raise ValueError(
@@ -592,14 +543,15 @@ def make_anomaly_scorer(metric, *, response=None, **kwargs):
         ) from None
     except ValueError:  # no introspectable signature (some builtins): trust the caller
         pass
-    return _AnomalyScorer(metric, response, kwargs)
+    method = "predict" if response == "predict" else "decision_function"
+    return make_scorer(_OnDetectorOutput(metric, response), response_method=method, **kwargs)
 
 
 roc_auc_scorer = make_anomaly_scorer("roc_auc")
-"""ROC AUC of ``-score_samples`` (else ``-decision_function``), 1 = anomaly."""
+"""ROC AUC of ``-decision_function``, 1 = anomaly."""
 
 partial_auc_scorer = make_anomaly_scorer("partial_auc", max_fpr=0.1)
-"""DCASE pAUC (McClish-standardised, ``max_fpr=0.1``) of ``-score_samples``."""
+"""DCASE pAUC (McClish-standardised, ``max_fpr=0.1``) of ``-decision_function``."""
 
 f1_scorer = make_anomaly_scorer("f1")
 """F1 of the anomaly class from ``predict`` (-1 = anomaly)."""
@@ -613,4 +565,7 @@ ANOMALY_SCORERS = {
     "f1": f1_scorer,
     "balanced_accuracy": balanced_accuracy_scorer,
 }
-"""The four scorers by name, for ``scoring=ANOMALY_SCORERS`` in multi-metric evaluation."""
+"""The four scorers by name, for ``scoring=ANOMALY_SCORERS`` in multi-metric evaluation.
+
+Two response methods for four metrics: scikit-learn calls ``decision_function`` and
+``predict`` once each per fold."""

@@ -1,15 +1,19 @@
 """Plots for anomaly detection on machine sounds: ROC, score distributions, spectrograms.
 
-Every function builds a new :class:`matplotlib.figure.Figure` through :mod:`matplotlib.pyplot`
-(so that Jupyter and sphinx-gallery show it) and returns it; none calls ``show``. Save one
-with ``fig.savefig(path)`` and release it with ``matplotlib.pyplot.close(fig)``. Without a
-display (a server, CI), matplotlib selects its non-interactive Agg backend by itself; the
-``skaudio-ad`` command line always uses Agg.
+In scikit-learn's display style, :class:`AnomalyRocDisplay` and
+:class:`ScoreDistributionDisplay` are built ``from_estimator`` (a fitted detector: its own
+``decision_function`` / ``predict`` / ``score_samples``, never a re-written threshold rule) or
+``from_predictions``, and draw with ``.plot(ax=...)``. The ``plot_*`` functions are shortcuts
+returning the figure. Every function builds a new :class:`matplotlib.figure.Figure` through
+:mod:`matplotlib.pyplot` (so that Jupyter and sphinx-gallery show it) and returns it; none
+calls ``show``. Save one with ``fig.savefig(path)`` and release it with
+``matplotlib.pyplot.close(fig)``. Without a display (a server, CI), matplotlib selects its
+non-interactive Agg backend by itself; the ``skaudio-ad`` command line always uses Agg.
 
 Sign conventions, as in :mod:`skaudio_ad.metrics`: the **anomaly score** of a clip is
 ``-score_samples`` (its mean frame reconstruction error; higher = more anomalous), and the
-decision threshold on that scale is ``-offset_``: a clip is an anomaly when its anomaly score
-exceeds it (``decision_function < 0``).
+decision threshold on that scale is ``-offset_``, drawn for reference; verdicts come from the
+detector's ``predict``. Labels are 1 = anomaly, 0 = normal.
 """
 
 import numbers
@@ -21,6 +25,8 @@ from sklearn.metrics import roc_curve
 from .metrics import _as_anomaly_mask, anomaly_partial_auc, anomaly_roc_auc
 
 __all__ = [
+    "AnomalyRocDisplay",
+    "ScoreDistributionDisplay",
     "plot_frame_errors",
     "plot_roc",
     "plot_score_distributions",
@@ -87,28 +93,180 @@ def _specshow(S, ax, *, sr, hop_length, fmin, fmax, vmin, vmax, cmap):
     return img
 
 
-def plot_roc(
-    y_true,
-    anomaly_score,
-    *,
-    threshold=None,
-    max_fpr=0.1,
-    label="detector",
-    title="ROC curve",
-    ax=None,
-):
+class AnomalyRocDisplay:
+    """ROC curve of an anomaly detector, with AUC, pAUC region and its operating point.
+
+    In scikit-learn's display style: build it with :meth:`from_estimator` (a fitted detector
+    and labelled data) or :meth:`from_predictions` (labels and anomaly scores), then
+    :meth:`plot` draws it (``from_*`` already did, into ``ax`` or a new figure).
+
+    Parameters
+    ----------
+    fpr, tpr : ndarray
+        The curve, from :func:`sklearn.metrics.roc_curve` with anomalies positive.
+    roc_auc : float
+        :func:`skaudio_ad.metrics.anomaly_roc_auc`.
+    partial_auc : float
+        :func:`skaudio_ad.metrics.anomaly_partial_auc` up to ``max_fpr``.
+    max_fpr : float
+        Right edge of the shaded pAUC region.
+    operating_point : (float, float) or None, default=None
+        (FPR, TPR) of the detector's own verdicts (``predict``), when known.
+    name : str, default="detector"
+        Legend name of the curve.
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D
+        The curve.
+    ax_ : matplotlib Axes
+        The axes drawn into.
+    figure_ : matplotlib Figure
+        The figure holding ``ax_``.
+
+    See Also
+    --------
+    sklearn.metrics.RocCurveDisplay : The same for classifiers (label 1 = positive).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.ensemble import IsolationForest
+    >>> from skaudio_ad.plotting import AnomalyRocDisplay
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(size=(50, 2)), rng.normal(3.0, 1.0, size=(20, 2))])
+    >>> y = np.r_[np.zeros(50, dtype=int), np.ones(20, dtype=int)]  # 1 = anomaly
+    >>> detector = IsolationForest(random_state=0).fit(X[:50])
+    >>> display = AnomalyRocDisplay.from_estimator(detector, X, y)
+    >>> round(display.roc_auc, 3), display.ax_.get_xlabel()
+    (0.975, 'False positive rate (normal clips flagged)')
+    >>> plt.close(display.figure_)
+    """
+
+    def __init__(self, *, fpr, tpr, roc_auc, partial_auc, max_fpr, operating_point=None,
+                 name="detector"):
+        self.fpr, self.tpr = fpr, tpr
+        self.roc_auc, self.partial_auc, self.max_fpr = roc_auc, partial_auc, max_fpr
+        self.operating_point = operating_point
+        self.name = name
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y, *, max_fpr=0.1, name=None, title="ROC curve",
+                       ax=None):
+        """Score ``X`` with a fitted outlier detector and plot the ROC curve against ``y``.
+
+        The ranking uses ``-decision_function(X)`` and the operating point the detector's
+        own ``predict(X)`` (-1 = anomaly): the threshold rule stays in the estimator.
+
+        Parameters
+        ----------
+        estimator : fitted outlier detector or Pipeline ending in one
+            With ``decision_function`` and ``predict``.
+        X : array-like or sequence of paths
+            Input of the estimator.
+        y : array-like of shape (n_samples,)
+            Labels, 1 = anomaly, 0 = normal (or booleans). Both classes present.
+        max_fpr : float in (0, 1], default=0.1
+            Upper false-positive rate of the shaded partial AUC.
+        name : str or None, default=None
+            Legend name; None uses the estimator's class name.
+        title : str or None, default="ROC curve"
+            Axes title.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw into; None creates a new figure.
+
+        Returns
+        -------
+        display : AnomalyRocDisplay
+        """
+        anomaly_score = -np.asarray(estimator.decision_function(X), dtype=np.float64)
+        predicted = np.asarray(estimator.predict(X)) == -1
+        return cls.from_predictions(y, anomaly_score, y_pred=predicted, max_fpr=max_fpr,
+                                    name=name or type(estimator).__name__, title=title, ax=ax)
+
+    @classmethod
+    def from_predictions(cls, y_true, anomaly_score, *, y_pred=None, max_fpr=0.1,
+                         name="detector", title="ROC curve", ax=None):
+        """Plot the ROC curve of anomaly scores against labels.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,)
+            Labels, 1 = anomaly, 0 = normal (or booleans). Both classes present.
+        anomaly_score : array-like of shape (n_samples,)
+            Higher = more anomalous, e.g. ``-detector.score_samples(X)``.
+        y_pred : array-like of shape (n_samples,) or None, default=None
+            Predicted labels in the same convention (1 = anomaly), e.g.
+            ``detector.predict(X) == -1``; marks the operating point.
+        max_fpr : float in (0, 1], default=0.1
+            Upper false-positive rate of the shaded partial AUC.
+        name : str, default="detector"
+            Legend name of the curve.
+        title : str or None, default="ROC curve"
+            Axes title.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw into; None creates a new figure.
+
+        Returns
+        -------
+        display : AnomalyRocDisplay
+        """
+        anomalous = _as_anomaly_mask(y_true, name="y_true", require_both_classes=True,
+                                     metric="AnomalyRocDisplay")
+        score = np.asarray(anomaly_score, dtype=np.float64)
+        fpr, tpr, _ = roc_curve(anomalous, score)
+        point = None
+        if y_pred is not None:
+            flagged = _as_anomaly_mask(y_pred, name="y_pred")
+            point = (float(np.mean(flagged[~anomalous])), float(np.mean(flagged[anomalous])))
+        display = cls(fpr=fpr, tpr=tpr, roc_auc=anomaly_roc_auc(anomalous, score),
+                      partial_auc=anomaly_partial_auc(anomalous, score, max_fpr=max_fpr),
+                      max_fpr=max_fpr, operating_point=point, name=name)
+        return display.plot(ax=ax, title=title)
+
+    def plot(self, ax=None, *, name=None, title="ROC curve"):
+        """Draw the curve into ``ax`` (a new figure when None); returns this display."""
+        fig, ax = _new_axes(ax, (5.2, 5.0))
+        name = self.name if name is None else name
+        ax.axvspan(0, self.max_fpr, color="0.9", zorder=0,
+                   label=f"pAUC region (FPR \u2264 {self.max_fpr:g})")
+        ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="chance (AUC = 0.5)")
+        (self.line_,) = ax.plot(
+            self.fpr, self.tpr, lw=2, color="C0",
+            label=f"{name}: AUC = {self.roc_auc:.3f}, pAUC = {self.partial_auc:.3f}")
+        if self.operating_point is not None:
+            ax.plot(*self.operating_point, "o", color="C3", ms=8,
+                    label=f"predict: FPR {self.operating_point[0]:.2f}, "
+                    f"TPR {self.operating_point[1]:.2f}")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.01)
+        ax.set_aspect("equal")
+        ax.set_xlabel("False positive rate (normal clips flagged)")
+        ax.set_ylabel("True positive rate (anomalies detected)")
+        if title:
+            ax.set_title(title)
+        ax.legend(loc="lower right", fontsize="small")
+        ax.grid(alpha=0.3)
+        self.ax_, self.figure_ = ax, fig
+        return self
+
+
+def plot_roc(y_true, anomaly_score, *, y_pred=None, max_fpr=0.1, label="detector",
+             title="ROC curve", ax=None):
     """ROC curve of an anomaly score, with the AUC, the pAUC region and the operating point.
+
+    A shortcut for :meth:`AnomalyRocDisplay.from_predictions` that returns the figure.
 
     Parameters
     ----------
     y_true : array-like of shape (n_samples,)
-        Labels, 1 (or ``True``) = anomaly, 0 = normal; scikit-learn's -1 = anomaly / +1 =
-        normal is accepted too. Both classes must be present.
+        Labels, 1 (or ``True``) = anomaly, 0 = normal. Both classes must be present.
     anomaly_score : array-like of shape (n_samples,)
         Higher = more anomalous, e.g. ``-detector.score_samples(X)``.
-    threshold : float or None, default=None
-        Decision threshold on the anomaly score (``-offset_`` of a fitted detector). When
-        given, the operating point "anomaly if score > threshold" is marked.
+    y_pred : array-like of shape (n_samples,) or None, default=None
+        The detector's verdicts, 1 (or ``True``) = anomaly, e.g.
+        ``detector.predict(X) == -1``; when given, the operating point is marked.
     max_fpr : float in (0, 1], default=0.1
         Upper false-positive rate of the partial AUC, shaded on the plot.
     label : str, default="detector"
@@ -125,8 +283,8 @@ def plot_roc(
 
     See Also
     --------
+    AnomalyRocDisplay : The display object, also from a fitted estimator.
     skaudio_ad.metrics.anomaly_roc_auc : The area under this curve.
-    skaudio_ad.metrics.anomaly_partial_auc : The standardised area left of ``max_fpr``.
 
     Examples
     --------
@@ -136,38 +294,186 @@ def plot_roc(
     >>> rng = np.random.default_rng(0)
     >>> y = np.r_[np.zeros(50, dtype=int), np.ones(20, dtype=int)]
     >>> score = rng.normal(size=70) + 2.0 * y
-    >>> fig = plot_roc(y, score, threshold=1.0)
+    >>> fig = plot_roc(y, score, y_pred=score > 1.0)
     >>> fig.axes[0].get_xlabel()
     'False positive rate (normal clips flagged)'
     >>> plt.close(fig)
     """
-    anomalous = _as_anomaly_mask(y_true, name="y_true", require_both_classes=True,
-                                 metric="plot_roc")
-    score = np.asarray(anomaly_score, dtype=np.float64)
-    auc = anomaly_roc_auc(anomalous, score)
-    pauc = anomaly_partial_auc(anomalous, score, max_fpr=max_fpr)
-    threshold = _check_threshold(threshold)
-    fpr, tpr, _ = roc_curve(anomalous, score)
+    return AnomalyRocDisplay.from_predictions(y_true, anomaly_score, y_pred=y_pred,
+                                              max_fpr=max_fpr, name=label, title=title,
+                                              ax=ax).figure_
 
-    fig, ax = _new_axes(ax, (5.2, 5.0))
-    ax.axvspan(0, max_fpr, color="0.9", zorder=0, label=f"pAUC region (FPR \u2264 {max_fpr:g})")
-    ax.plot([0, 1], [0, 1], ls="--", color="0.5", lw=1, label="chance (AUC = 0.5)")
-    ax.plot(fpr, tpr, lw=2, color="C0",
-            label=f"{label}: AUC = {auc:.3f}, pAUC = {pauc:.3f}")
-    if threshold is not None:
-        point = (np.mean(score[~anomalous] > threshold), np.mean(score[anomalous] > threshold))
-        ax.plot(*point, "o", color="C3", ms=8,
-                label=f"threshold {threshold:.3g}: FPR {point[0]:.2f}, TPR {point[1]:.2f}")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.01)
-    ax.set_aspect("equal")
-    ax.set_xlabel("False positive rate (normal clips flagged)")
-    ax.set_ylabel("True positive rate (anomalies detected)")
-    if title:
-        ax.set_title(title)
-    ax.legend(loc="lower right", fontsize="small")
-    ax.grid(alpha=0.3)
-    return fig
+
+class ScoreDistributionDisplay:
+    """Histograms of anomaly scores per group of clips, with the detector's threshold.
+
+    In scikit-learn's display style: :meth:`from_estimator` scores labelled clips with a
+    fitted detector, :meth:`from_predictions` takes scores per group; :meth:`plot` draws.
+
+    Parameters
+    ----------
+    scores_by_group : dict of str to ndarray
+        Anomaly scores (``-score_samples``, higher = more anomalous) per non-empty group.
+    threshold : float or None, default=None
+        ``-offset_`` of the detector, drawn as a line: clips to its right are anomalies.
+    bins : int >= 1 or None, default=None
+        Number of bins shared by every group; None: twice the square root of the number of
+        scores, between 10 and 50.
+    log_scale : bool, default=False
+        Logarithmic score axis and bins (scores must then be positive).
+
+    Attributes
+    ----------
+    ax_ : matplotlib Axes
+        The axes drawn into.
+    figure_ : matplotlib Figure
+        The figure holding ``ax_``.
+
+    Notes
+    -----
+    Each histogram is normalised to unit area, so groups of different sizes (a few
+    validation clips, many training clips) compare by shape; the legend gives the counts.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import matplotlib.pyplot as plt
+    >>> from sklearn.ensemble import IsolationForest
+    >>> from skaudio_ad.plotting import ScoreDistributionDisplay
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.vstack([rng.normal(size=(50, 2)), rng.normal(3.0, 1.0, size=(20, 2))])
+    >>> y = np.r_[np.zeros(50, dtype=int), np.ones(20, dtype=int)]  # 1 = anomaly
+    >>> detector = IsolationForest(random_state=0).fit(X[:50])
+    >>> display = ScoreDistributionDisplay.from_estimator(detector, X, y)
+    >>> [t.get_text() for t in display.ax_.get_legend().get_texts()][:2]
+    ['normal (n=50)', 'anomalous (n=20)']
+    >>> plt.close(display.figure_)
+    """
+
+    def __init__(self, scores_by_group, threshold=None, *, bins=None, log_scale=False):
+        self.scores_by_group = scores_by_group
+        self.threshold = threshold
+        self.bins = bins
+        self.log_scale = log_scale
+
+    @classmethod
+    def from_estimator(cls, estimator, X, y=None, *, bins=None, log_scale=False,
+                       title="Anomaly score distributions", ax=None):
+        """Score ``X`` with a fitted detector; one group per label of ``y`` (1 = anomaly).
+
+        Parameters
+        ----------
+        estimator : fitted outlier detector or Pipeline ending in one
+            With ``score_samples``; its ``offset_`` (if any) gives the threshold line.
+        X : array-like or sequence of paths
+            Input of the estimator.
+        y : array-like of shape (n_samples,) or None, default=None
+            Labels, 1 = anomaly, 0 = normal; None draws one group, "clips".
+        bins, log_scale
+            As in the class.
+        title : str or None, default="Anomaly score distributions"
+            Axes title.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw into; None creates a new figure.
+
+        Returns
+        -------
+        display : ScoreDistributionDisplay
+        """
+        score = -np.asarray(estimator.score_samples(X), dtype=np.float64)
+        if y is None:
+            groups = {"clips": score}
+        else:
+            anomalous = _as_anomaly_mask(y, name="y")
+            groups = {"normal": score[~anomalous], "anomalous": score[anomalous]}
+        final = getattr(estimator, "_final_estimator", estimator)
+        threshold = -final.offset_ if hasattr(final, "offset_") else None
+        return cls.from_predictions(groups, threshold, bins=bins, log_scale=log_scale,
+                                    title=title, ax=ax)
+
+    @classmethod
+    def from_predictions(cls, scores_by_group, threshold=None, *, bins=None, log_scale=False,
+                         title="Anomaly score distributions", ax=None):
+        """Plot anomaly scores given per group.
+
+        Parameters
+        ----------
+        scores_by_group : dict of str to array-like of shape (n_clips,)
+            Anomaly scores (``-score_samples``, higher = more anomalous) per group, e.g.
+            ``{"train": ..., "validation": ..., "test normal": ..., "test anomalous": ...}``.
+            Drawn in the dict's order; empty groups are left out.
+        threshold : float or None, default=None
+            ``-offset_`` of a fitted detector, drawn as a line.
+        bins, log_scale
+            As in the class.
+        title : str or None, default="Anomaly score distributions"
+            Axes title.
+        ax : matplotlib Axes or None, default=None
+            Axes to draw into; None creates a new figure.
+
+        Returns
+        -------
+        display : ScoreDistributionDisplay
+        """
+        if not isinstance(scores_by_group, dict) or not scores_by_group:
+            raise ValueError(
+                "scores_by_group must be a non-empty dict mapping a group name to its anomaly "
+                f"scores, e.g. {{'test normal': scores}}; got {type(scores_by_group).__name__}."
+            )
+        groups = {}
+        for name, scores in scores_by_group.items():
+            scores = np.asarray(scores, dtype=np.float64).ravel()
+            if not np.isfinite(scores).all():
+                raise ValueError(f"scores of group {name!r} contain NaN or inf.")
+            if scores.size:
+                groups[str(name)] = scores
+        if not groups:
+            raise ValueError("every group in scores_by_group is empty: nothing to plot.")
+        if bins is not None and (not isinstance(bins, numbers.Integral) or bins < 1):
+            raise ValueError(f"bins must be a positive int or None; got {bins!r}.")
+        display = cls(groups, _check_threshold(threshold), bins=bins, log_scale=log_scale)
+        return display.plot(ax=ax, title=title)
+
+    def plot(self, ax=None, *, title="Anomaly score distributions"):
+        """Draw the histograms into ``ax`` (a new figure when None); returns this display."""
+        groups, threshold = self.scores_by_group, self.threshold
+        bins = self.bins
+        if bins is None:
+            bins = int(np.clip(2 * np.sqrt(sum(g.size for g in groups.values())), 10, 50))
+        pooled = np.concatenate([*groups.values(), [] if threshold is None else [threshold]])
+        lo, hi = pooled.min(), pooled.max()
+        if self.log_scale:
+            if lo <= 0:
+                raise ValueError(f"log_scale=True needs positive scores; the smallest is {lo}. "
+                                 "Use log_scale=False.")
+            edges = (np.geomspace(lo, hi, bins + 1) if hi > lo
+                     else np.geomspace(lo / 2, lo * 2, 2))
+        else:
+            edges = np.linspace(lo, hi, bins + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
+
+        fig, ax = _new_axes(ax, (7.0, 4.2))
+        for i, (name, scores) in enumerate(groups.items()):
+            colour = f"C{i}"
+            ax.hist(scores, bins=edges, density=True, histtype="stepfilled", alpha=0.25,
+                    color=colour)
+            ax.hist(scores, bins=edges, density=True, histtype="step", lw=1.5, color=colour,
+                    label=f"{name} (n={scores.size})")
+        if threshold is not None:
+            ax.axvline(threshold, color="k", ls="--", lw=1.5,
+                       label=f"threshold = {threshold:.3g} (-offset_)")
+            ax.annotate("predicted anomaly \u2192", xy=(threshold, 1.0),
+                        xycoords=("data", "axes fraction"), xytext=(4, -4),
+                        textcoords="offset points", ha="left", va="top", fontsize="small")
+        if self.log_scale:
+            ax.set_xscale("log")
+        ax.set_xlabel(_ANOMALY_SCORE_LABEL)
+        ax.set_ylabel("density (area of each group = 1)")
+        if title:
+            ax.set_title(title)
+        ax.legend(fontsize="small", loc="upper right")
+        ax.grid(alpha=0.3)
+        self.ax_, self.figure_ = ax, fig
+        return self
 
 
 def plot_score_distributions(
@@ -180,6 +486,8 @@ def plot_score_distributions(
     ax=None,
 ):
     """Histograms of anomaly scores per group of clips, with the decision threshold.
+
+    A shortcut for :meth:`ScoreDistributionDisplay.from_predictions` that returns the figure.
 
     Parameters
     ----------
@@ -206,10 +514,9 @@ def plot_score_distributions(
     fig : matplotlib.figure.Figure
         The figure holding the plot.
 
-    Notes
-    -----
-    Each histogram is normalised to unit area, so groups of different sizes (a few
-    validation clips, many training clips) compare by shape; the legend gives the counts.
+    See Also
+    --------
+    ScoreDistributionDisplay : The display object, also from a fitted estimator.
 
     Examples
     --------
@@ -223,59 +530,9 @@ def plot_score_distributions(
     ['test normal (n=60)', 'test anomalous (n=60)']
     >>> plt.close(fig)
     """
-    if not isinstance(scores_by_group, dict) or not scores_by_group:
-        raise ValueError(
-            "scores_by_group must be a non-empty dict mapping a group name to its anomaly "
-            f"scores, e.g. {{'test normal': scores}}; got {type(scores_by_group).__name__}."
-        )
-    groups = {}
-    for name, scores in scores_by_group.items():
-        scores = np.asarray(scores, dtype=np.float64).ravel()
-        if not np.isfinite(scores).all():
-            raise ValueError(f"scores of group {name!r} contain NaN or inf.")
-        if scores.size:
-            groups[str(name)] = scores
-    if not groups:
-        raise ValueError("every group in scores_by_group is empty: nothing to plot.")
-    if bins is None:
-        bins = int(np.clip(2 * np.sqrt(sum(g.size for g in groups.values())), 10, 50))
-    if not isinstance(bins, numbers.Integral) or bins < 1:
-        raise ValueError(f"bins must be a positive int or None; got {bins!r}.")
-    threshold = _check_threshold(threshold)
-
-    pooled = np.concatenate([*groups.values(), [] if threshold is None else [threshold]])
-    lo, hi = pooled.min(), pooled.max()
-    if log_scale:
-        if lo <= 0:
-            raise ValueError(
-                f"log_scale=True needs positive scores; the smallest is {lo}. Use log_scale=False."
-            )
-        edges = np.geomspace(lo, hi, bins + 1) if hi > lo else np.geomspace(lo / 2, lo * 2, 2)
-    else:
-        edges = np.linspace(lo, hi, bins + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
-
-    fig, ax = _new_axes(ax, (7.0, 4.2))
-    for i, (name, scores) in enumerate(groups.items()):
-        colour = f"C{i}"
-        ax.hist(scores, bins=edges, density=True, histtype="stepfilled", alpha=0.25,
-                color=colour)
-        ax.hist(scores, bins=edges, density=True, histtype="step", lw=1.5, color=colour,
-                label=f"{name} (n={scores.size})")
-    if threshold is not None:
-        ax.axvline(threshold, color="k", ls="--", lw=1.5,
-                   label=f"threshold = {threshold:.3g} (-offset_)")
-        ax.annotate("predicted anomaly \u2192", xy=(threshold, 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(4, -4),
-                    textcoords="offset points", ha="left", va="top", fontsize="small")
-    if log_scale:
-        ax.set_xscale("log")
-    ax.set_xlabel(_ANOMALY_SCORE_LABEL)
-    ax.set_ylabel("density (area of each group = 1)")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize="small", loc="upper right")
-    ax.grid(alpha=0.3)
-    return fig
+    return ScoreDistributionDisplay.from_predictions(
+        scores_by_group, threshold, bins=bins, log_scale=log_scale, title=title, ax=ax
+    ).figure_
 
 
 def plot_spectrograms(
@@ -454,67 +711,3 @@ def plot_frame_errors(
     if title:
         fig.suptitle(title)
     return fig
-
-
-def _save_report(out, *, y_true, anomaly_score, groups, threshold, spec, normal, anomalous,
-                 dpi=120):
-    """Write the command line's four report plots into folder ``out``; return their paths.
-
-    ``spec`` holds ``sr``, ``hop_length``, ``fmin``, ``fmax``; ``normal`` and ``anomalous``
-    are ``(S, frame_errors, title, spans, spans_label)`` of the clips to show.
-    """
-    import os
-
-    plt = _pyplot()
-    S_norm, _, title_norm, _, _ = normal
-    S_anom, errors, title_anom, spans, spans_label = anomalous
-    figures = {
-        "roc.png": lambda: plot_roc(y_true, anomaly_score, threshold=threshold),
-        "score_distributions.png": lambda: plot_score_distributions(groups, threshold),
-        "spectrograms.png": lambda: plot_spectrograms(
-            S_norm, S_anom, titles=(title_norm, title_anom), **spec
-        ),
-        "frame_errors.png": lambda: plot_frame_errors(
-            S_anom, errors, threshold=threshold, spans=spans, spans_label=spans_label,
-            title=f"Per-frame reconstruction error, {' '.join(title_anom.split())}", **spec
-        ),
-    }
-    os.makedirs(out, exist_ok=True)
-    written = []
-    for name, make in figures.items():
-        fig = make()
-        try:
-            fig.savefig(os.path.join(out, name), dpi=dpi)
-        finally:
-            plt.close(fig)
-        written.append(os.path.join(out, name))
-    return written
-
-
-def _metrics_report(y_true, anomaly_score, threshold, title):
-    """The command line's text block: metrics and confusion matrix at ``threshold``."""
-    from sklearn.metrics import confusion_matrix
-
-    from . import metrics
-
-    y_pred = (np.asarray(anomaly_score) > threshold).astype(int)
-    n_anomalous = int(np.sum(y_true))
-    rows = [
-        ("ROC AUC", f"{metrics.anomaly_roc_auc(y_true, anomaly_score):.3f}"),
-        ("partial AUC (FPR <= 0.1)", f"{metrics.anomaly_partial_auc(y_true, anomaly_score):.3f}"),
-        ("F1 (anomaly class)", f"{metrics.anomaly_f1(y_true, y_pred):.3f}"),
-        ("balanced accuracy", f"{metrics.anomaly_balanced_accuracy(y_true, y_pred):.3f}"),
-        ("decision threshold", f"anomaly score > {threshold:.4g}  (-offset_)"),
-    ]
-    (tn, fp), (fn, tp) = confusion_matrix(y_true, y_pred, labels=[0, 1])
-    return "\n".join([
-        "",
-        f"{title}: {len(y_true) - n_anomalous} normal + {n_anomalous} anomalous clips",
-        *(f"  {name:<26}{value}" for name, value in rows),
-        "",
-        "Confusion matrix (rows: true class, columns: predicted class)",
-        f"  {'':<14}{'normal':>10}{'anomaly':>10}",
-        f"  {'true normal':<14}{tn:>10}{fp:>10}",
-        f"  {'true anomaly':<14}{fn:>10}{tp:>10}",
-        "",
-    ])

@@ -245,16 +245,25 @@ def test_fit_unequal_lengths_needs_duration(data, tmp_path, capsys):
     for path in data["train"][:4]:
         _write(folder / path.name, sf.read(path)[0])
     _write(folder / "long.wav", np.tile(sf.read(data["train"][4])[0], 2))
+    # Shorter than one analysis window (n_fft = 1024 samples).
+    _write(folder / "tiny.wav", sf.read(data["train"][6])[0][:300])
     model = tmp_path / "model.skops"
     assert main(["fit", str(folder), "-o", str(model), *TINY, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "different lengths" in err and "--duration" in err
+    assert "tiny.wav" in err and "too short" in err  # without --duration nothing pads it
     assert main(["fit", str(folder), "-o", str(model), *TINY, "--quiet", "--duration", "1"]) == 0
-    capsys.readouterr()
-    # The model crops and pads to its duration, so a 0.5 s file is scored too.
+    # With --duration every file is zero-padded, as the transformer does: none skipped.
+    assert "Trained on 6 clips" in capsys.readouterr().out
+    # The model crops and pads to its duration, so 0.5 s and 300-sample files are scored too.
     half = _write(tmp_path / "half.wav", sf.read(data["train"][5])[0][: SR // 2])
-    assert main(["score", str(model), str(half), "--quiet"]) == 0
-    assert len(_rows(capsys.readouterr().out)) == 1
+    tiny = folder / "tiny.wav"
+    assert main(["score", str(model), str(half), str(tiny), "--quiet"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert [row["path"] for row in rows] == [str(half), str(tiny)]
+    expected = skaudio_ad.load(model).score_samples(
+        load_audio([half, tiny], duration=1.0))
+    np.testing.assert_array_equal([float(row["score"]) for row in rows], expected)
 
 
 def test_evaluate_normal_and_anomaly_folders(fitted, data, tmp_path, capsys):

@@ -21,6 +21,7 @@ EXAMPLES = REPO_ROOT / "examples"
 PUBLIC_MODULES = [
     "skaudio_ad",
     "skaudio_ad.datasets",
+    "skaudio_ad.exceptions",
     "skaudio_ad.io",
     "skaudio_ad.metrics",
     "skaudio_ad.plotting",

@@ -310,7 +310,7 @@ def test_non_finite_file_names_clip_and_file(tmp_path, wav_folder):
     data[10] = np.nan
     bad = tmp_path / "broken.wav"
     sf.write(bad, data, 16000, subtype="FLOAT")
-    with pytest.raises(ValueError, match=r"clip 2 .*broken\.wav"):
+    with pytest.raises(AudioReadError, match=r"broken\.wav.*NaN or infinite"):
         MelSpectrogramTransformer(n_jobs=2).transform([*wav_folder[:2], bad, wav_folder[3]])
 
 
@@ -322,16 +322,23 @@ def test_huge_samples_are_not_mistaken_for_nan_nor_returned_as_inf():
         mel.transform(X)
 
 
-def test_too_short_clips():
-    with pytest.raises(ValueError, match=r"100 samples per clip.*n_fft=1024 needs at least 1024"):
-        MelSpectrogramTransformer().fit(np.zeros((3, 100)))
-    with pytest.raises(ValueError, match=r"too short"):
-        MelSpectrogramTransformer(n_fft=2048).transform(np.zeros((3, 2, 1024)))
+def test_short_clips_are_padded_with_librosas_warning():
+    # As librosa.stft: a centred clip shorter than n_fft is zero-padded, with a warning.
+    X = tones_and_noise(n_clips=3, n_samples=100)
+    with pytest.warns(UserWarning, match=r"n_fft=1024 is too large.*length=100"):
+        S = MelSpectrogramTransformer().fit_transform(X)
+    for clip, row in zip(X, S, strict=True):
+        with pytest.warns(UserWarning, match="n_fft=1024 is too large"):
+            expected = librosa_log_mel(clip.astype(np.float64))
+        np.testing.assert_allclose(row, expected, atol=1e-3)
+    with pytest.raises(ValueError, match=r"too short.*center=False"):
+        MelSpectrogramTransformer(center=False).fit(X)
 
 
-def test_too_short_files(wav_folder):
-    with pytest.raises(ValueError, match=r"files yield 8000 samples.*n_fft=16384"):
-        MelSpectrogramTransformer(n_fft=16384).transform(wav_folder)
+def test_short_files_are_padded_with_a_warning(wav_folder):
+    with pytest.warns(UserWarning, match=r"files yield 8000 samples"):
+        S = MelSpectrogramTransformer(n_fft=16384).transform(wav_folder)
+    assert S.shape[2] == 1 + 8000 // 512 and np.isfinite(S).all()
 
 
 def _empty(tmp_path):
@@ -348,6 +355,28 @@ def _text(tmp_path):
 
 def _missing(tmp_path):
     return tmp_path / "gone.wav"
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.int16, 2**15), (np.int32, 2**31), (np.int8, 2**7)])
+def test_integer_pcm_is_scaled_as_soundfile_does(tmp_path, dtype, scale):
+    rng = np.random.default_rng(0)
+    pcm = (rng.uniform(-0.5, 0.5, (3, 4096)) * scale).astype(dtype)
+    expected = MelSpectrogramTransformer().transform(pcm.astype(np.float64) / scale)
+    np.testing.assert_allclose(MelSpectrogramTransformer().transform(pcm), expected, atol=1e-4)
+    # The reported case: soundfile.read(..., dtype="int16") of a file, against its float read.
+    path = tmp_path / "clip.wav"
+    sf.write(path, (rng.uniform(-0.5, 0.5, 4096) * 2**15).astype(np.int16), 16000)
+    as_int, _ = sf.read(path, dtype="int16")
+    np.testing.assert_allclose(MelSpectrogramTransformer().transform(as_int[None]),
+                               MelSpectrogramTransformer().transform([path]), atol=1e-4)
+
+
+def test_uint8_is_offset_binary_and_wider_unsigned_is_refused():
+    X = np.full((2, 2048), 128, dtype=np.uint8)
+    np.testing.assert_array_equal(MelSpectrogramTransformer().transform(X),
+                                  MelSpectrogramTransformer().transform(np.zeros((2, 2048))))
+    with pytest.raises(ValueError, match="uint16, which has no audio meaning"):
+        MelSpectrogramTransformer().transform(X.astype(np.uint16))
 
 
 @pytest.mark.parametrize("make", [_empty, _text, _missing])

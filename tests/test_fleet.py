@@ -172,6 +172,45 @@ def test_save_and_load(fleet, tmp_path):
                                   fleet.score_samples(X, machine_ids=IDS))
 
 
+def test_load_checks_every_machine_model(fleet, tmp_path):
+    damaged = pickle.loads(pickle.dumps(fleet))
+    damaged.estimators_["pump"][-1].offset_ = float("nan")
+    path = tmp_path / "damaged.skops"
+    skaudio_ad.save(damaged, path)
+    with pytest.raises(skaudio_ad.exceptions.ModelFileError,
+                       match=r"ConvAutoencoderDetector is unusable.*offset_"):
+        skaudio_ad.load(path)
+    damaged = pickle.loads(pickle.dumps(fleet))
+    damaged.machine_ids_ = ["fan", "pump"]  # one machine fewer than estimators_
+    skaudio_ad.save(damaged, path)
+    with pytest.raises(skaudio_ad.exceptions.ModelFileError,
+                       match=r"PerMachineDetector is unusable.*machine_ids_"):
+        skaudio_ad.load(path)
+
+
+def test_files_name_the_public_type_and_the_private_name_still_loads(fleet, tmp_path):
+    import zipfile
+
+    from skaudio_ad import _persistence
+
+    def schema(path):
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("schema.json"))
+
+    path = tmp_path / "fleet.skops"
+    skaudio_ad.save(fleet, path)
+    top = schema(path)
+    assert (top["__module__"], top["__class__"]) == ("skaudio_ad", "PerMachineDetector")
+    # A file written while the type was saved under its private module's name.
+    old = tmp_path / "old.skops"
+    old.write_bytes(_persistence._rename_types(path.read_bytes(), {
+        "skaudio_ad.PerMachineDetector": "skaudio_ad._fleet.PerMachineDetector"}))
+    assert schema(old)["__module__"] == "skaudio_ad._fleet"
+    loaded = skaudio_ad.load(old)
+    np.testing.assert_array_equal(loaded.score_samples(X, machine_ids=IDS),
+                                  fleet.score_samples(X, machine_ids=IDS))
+
+
 class _Failing(BaseEstimator):
     """Fails to fit on one machine's data (its rows are marked by a first sample of 99)."""
 
@@ -343,10 +382,39 @@ def test_score_files_in_chunks_on_the_cluster(client, fleet, wav_paths, tmp_path
     (dict(method="fit"), "method must be one of"),
     (dict(on_error="ignore"), "on_error must be 'raise' or a callable"),
     (dict(machine_ids=["fan"]), "one id per path"),
+    (dict(machine_ids=None), "machine_ids is required for a PerMachineDetector"),
 ])
 def test_score_files_arguments(fleet, wav_paths, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        score_files(fleet, wav_paths[:2], **kwargs)
+        score_files(fleet, wav_paths[:2], **{"machine_ids": list(IDS[:2]), **kwargs})
+
+
+def test_score_files_several_methods_one_reading_and_io_error_policy(fleet, wav_paths,
+                                                                     tmp_path):
+    damaged = tmp_path / "fan" / "nan.wav"
+    damaged.parent.mkdir()
+    clip = X[0].copy()
+    clip[100] = np.nan
+    sf.write(damaged, clip, SR, subtype="FLOAT")
+    paths, ids = list(wav_paths[:6]) + [str(damaged)], list(IDS[:6]) + ["fan"]
+    failed = {}
+    methods = ("score_samples", "decision_function", "predict")
+    values = score_files(fleet, paths, machine_ids=ids, method=methods, chunk_size=8,
+                         on_error=failed.__setitem__)
+    assert values.shape == (7, 3) and list(failed) == [str(damaged)]
+    assert "NaN" in failed[str(damaged)] and np.isnan(values[-1]).all()
+    for column, method in enumerate(methods):
+        np.testing.assert_array_equal(
+            values[:6, column], getattr(fleet, method)(X[:6], machine_ids=IDS[:6]))
+
+
+def test_score_files_needs_models_that_read_files(fleet, wav_paths):
+    with pytest.raises(ValueError, match="machine_ids routes files"):
+        score_files(fleet.estimators_["fan"], wav_paths[:2], machine_ids=list(IDS[:2]))
+    with pytest.raises(TypeError, match="must be a fitted Pipeline that starts with a Mel"):
+        score_files(fleet.estimators_["fan"][-1], wav_paths[:2])
+    with pytest.raises(TypeError, match="must be a fitted Pipeline"):
+        score_files(_pipeline(), wav_paths[:2])
 
 
 # ---------------------------------------------------------------------- command line

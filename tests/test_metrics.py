@@ -127,7 +127,7 @@ def test_isolation_forest_ranks_planted_outliers_first(planted):
     assert roc_auc_scorer(detector, X, y) == 1.0
     assert partial_auc_scorer(detector, X, y) == 1.0
     # The default contamination="auto" threshold flags every planted outlier.
-    assert anomaly_f1(y, detector.predict(X)) == f1_scorer(detector, X, y)
+    assert anomaly_f1(y, detector.predict(X) == -1) == f1_scorer(detector, X, y)
     assert np.all(detector.predict(X)[y == 1] == -1)
 
 
@@ -153,10 +153,7 @@ def test_partial_auc_is_sklearn_max_fpr_auc_of_anomaly_score(pairs, max_fpr):
     assume(0 < y.sum() < len(y))
     expected = roc_auc_score(y, score, max_fpr=max_fpr)
     assert anomaly_partial_auc(y, score, max_fpr=max_fpr) == pytest.approx(expected)
-    # The same labels in predict's convention (-1 = anomaly) and as booleans.
-    assert anomaly_partial_auc(np.where(y == 1, -1, 1), score, max_fpr=max_fpr) == (
-        pytest.approx(expected)
-    )
+    # The same labels as booleans.
     assert anomaly_partial_auc(y == 1, score, max_fpr=max_fpr) == pytest.approx(expected)
 
 
@@ -168,7 +165,6 @@ def test_roc_auc_of_negated_score_is_one_minus_auc(pairs):
     assume(0 < y.sum() < len(y))
     auc = anomaly_roc_auc(y, score)
     assert auc == pytest.approx(roc_auc_score(y, score))
-    assert anomaly_roc_auc(np.where(y == 1, -1, 1), score) == pytest.approx(auc)
     assert anomaly_roc_auc(y, -score) == pytest.approx(1 - auc)
 
 
@@ -199,49 +195,38 @@ def test_sample_weight_reaches_the_metric():
 
 
 @HYPOTHESIS
-@given(
-    pairs=st.lists(st.tuples(st.integers(0, 1), st.sampled_from([-1, 1])), min_size=1, max_size=30)
-)
-def test_f1_and_balanced_accuracy_of_predict_output_match_sklearn(pairs):
+@given(pairs=st.lists(st.tuples(st.integers(0, 1), st.integers(0, 1)), min_size=1, max_size=30))
+def test_f1_and_balanced_accuracy_match_sklearn(pairs):
     y_true = np.array([p[0] for p in pairs])
     y_pred = np.array([p[1] for p in pairs])
-    # Single-label arrays can be ambiguous; test_single_label_arrays covers them.
-    assume(len(np.unique(y_true)) == 2 and np.any(y_pred == -1))
-    converted = (y_pred == -1).astype(int)
     f1 = anomaly_f1(y_true, y_pred)
     balanced_accuracy = anomaly_balanced_accuracy(y_true, y_pred)
-    assert f1 == pytest.approx(f1_score(y_true, converted, pos_label=1, zero_division=0.0))
-    assert balanced_accuracy == pytest.approx(balanced_accuracy_score(y_true, converted))
-    # Every accepted encoding of the same labels gives the same values.
-    y_true_pm = np.where(y_true == 1, -1, 1)
-    for true, pred in [(y_true_pm, y_pred), (y_true == 1, y_pred == -1), (y_true, y_pred == -1)]:
-        assert anomaly_f1(true, pred) == f1
-        assert anomaly_balanced_accuracy(true, pred) == balanced_accuracy
-    if np.any(converted == 0):  # 0/1 predictions that are all 1 are ambiguous
-        assert anomaly_f1(y_true, converted) == f1
-        assert anomaly_balanced_accuracy(y_true_pm, converted) == balanced_accuracy
+    assert f1 == pytest.approx(f1_score(y_true, y_pred, labels=[0, 1], zero_division=0.0))
+    if len(np.unique(y_true)) == 2:
+        assert balanced_accuracy == pytest.approx(balanced_accuracy_score(y_true, y_pred))
+    # Booleans are the same labels; the convention is one, whatever the array holds.
+    assert anomaly_f1(y_true == 1, y_pred == 1) == f1
+    assert anomaly_balanced_accuracy(y_true == 1, y_pred == 1) == balanced_accuracy
 
 
 def test_f1_is_of_the_anomaly_class():
     y_true = np.array([0, 0, 0, 0, 1, 1])
-    y_pred = np.array([1, 1, 1, -1, -1, 1])  # one hit, one miss, one false alarm
-    assert anomaly_f1(y_true, y_pred) == 0.5
+    y_pred = np.array([1, 1, 1, -1, -1, 1])  # predict(): one hit, one miss, one false alarm
+    assert anomaly_f1(y_true, y_pred == -1) == 0.5
     # The normal class would score 6/8 = 0.75.
     assert f1_score(y_true, (y_pred == -1).astype(int), pos_label=0) == 0.75
 
 
-def test_single_label_arrays_are_resolved_where_unambiguous():
-    # {0}: all normal; {-1}: all anomalous (predict convention); booleans: always clear.
-    assert anomaly_f1([0, 0, 0], [0, 0, 0]) == 0.0
+def test_one_label_convention_no_guessing():
+    # 1 = anomaly in every array, even when it holds one label only.
+    assert anomaly_f1([1, 0, 1], [1, 1, 1]) == 0.8
     assert anomaly_balanced_accuracy([0, 0, 0], [0, 0, 0]) == 1.0
-    assert anomaly_f1([True, True], [-1, -1]) == 1.0
-    assert anomaly_f1([1, 0, 1], [True, True, True]) == 0.8
-    # {1}: all anomalies with 0/1 labels, all normal with predict output.
-    with pytest.raises(ValueError, match=r"y_pred == -1 for predict output"):
-        anomaly_f1([1, 0, 1], [1, 1, 1])
-    assert anomaly_f1([1, 0, 1], np.array([1, 1, 1]) == -1) == 0.0
-    with pytest.raises(ValueError, match="contains only the label 1"):
-        anomaly_balanced_accuracy([1, 1, 1], [-1, 1, 1])
+    assert anomaly_f1([True, True], [True, True]) == 1.0
+    # predict's -1 is refused with the way out, never silently reinterpreted.
+    with pytest.raises(ValueError, match=r"y_pred has labels \{-1, 1\}.*pass y_pred == -1"):
+        anomaly_f1([1, 0, 1], [-1, 1, -1])
+    with pytest.raises(ValueError, match=r"y_true has labels \{-1, 1\}"):
+        anomaly_roc_auc([-1, 1, -1], [0.1, 0.2, 0.3])
 
 
 @pytest.mark.parametrize(
@@ -261,12 +246,12 @@ def test_single_label_arrays_are_resolved_where_unambiguous():
 def test_invalid_labels_name_the_accepted_sets(metric, y_true):
     other = np.linspace(0.0, 1.0, len(y_true))
     if metric in (anomaly_f1, anomaly_balanced_accuracy):
-        other = np.where(other > 0.5, -1, 1)
-    with pytest.raises(ValueError, match=r"y_true .*Accepted labels: \{0, 1\}"):
+        other = other > 0.5
+    with pytest.raises(ValueError, match=r"y_true .*Labels are 1 = anomaly, 0 = normal"):
         metric(y_true, other)
 
 
-@pytest.mark.parametrize("y_true", [[0, 0, 0], [1, 1, 1], [-1, -1, -1], [True, True]])
+@pytest.mark.parametrize("y_true", [[0, 0, 0], [1, 1, 1], [True, True]])
 @pytest.mark.parametrize("metric", [anomaly_roc_auc, anomaly_partial_auc])
 def test_auc_needs_both_classes(metric, y_true):
     with pytest.raises(ValueError, match="needs both normal and anomalous samples in y_true"):
@@ -281,7 +266,7 @@ def test_shape_errors_say_what_to_pass():
     with pytest.raises(ValueError, match="y_true has 2 labels but anomaly_score has 3"):
         anomaly_roc_auc([0, 1], [0.1, 0.2, 0.3])
     with pytest.raises(ValueError, match="y_true has 2 labels but y_pred has 3"):
-        anomaly_f1([0, 1], [1, -1, 1])
+        anomaly_f1([0, 1], [1, 0, 1])
     with pytest.raises(ValueError, match="anomaly_score"):
         anomaly_roc_auc([0, 1], [0.1, np.inf])
 
@@ -300,8 +285,10 @@ def _manual_fold_scores(estimator, X, y, cv):
             {
                 "roc_auc": anomaly_roc_auc(y[test], anomaly_score),
                 "partial_auc": anomaly_partial_auc(y[test], anomaly_score),
-                "f1": anomaly_f1(y[test], fitted.predict(X[test])),
-                "balanced_accuracy": anomaly_balanced_accuracy(y[test], fitted.predict(X[test])),
+                "f1": anomaly_f1(y[test], fitted.predict(X[test]) == -1),
+                "balanced_accuracy": anomaly_balanced_accuracy(
+                    y[test], fitted.predict(X[test]) == -1
+                ),
             }
         )
     return rows
@@ -330,17 +317,11 @@ def test_anomaly_scorers_in_cross_validate(estimator, overlapping):
     for name in ANOMALY_SCORERS:
         np.testing.assert_allclose(result[f"test_{name}"], [row[name] for row in expected])
     assert 0.6 < result["test_roc_auc"].mean() < 1.0  # informative, not saturated
-    # y in predict's convention gives the same scores.
-    result_pm = cross_validate(
-        estimator,
-        X,
-        np.where(y == 1, -1, 1),
-        scoring=ANOMALY_SCORERS,
-        cv=cv,
-        error_score="raise",
-    )
+    # Booleans are the same labels.
+    result_bool = cross_validate(estimator, X, y == 1, scoring=ANOMALY_SCORERS, cv=cv,
+                                 error_score="raise")
     for name in ANOMALY_SCORERS:
-        np.testing.assert_allclose(result_pm[f"test_{name}"], result[f"test_{name}"])
+        np.testing.assert_allclose(result_bool[f"test_{name}"], result[f"test_{name}"])
 
 
 def test_builtin_roc_auc_string_scorer_reports_one_minus_auc(overlapping):
@@ -390,15 +371,39 @@ def test_grid_search_with_worker_processes(overlapping):
     assert np.all(np.isfinite(search.cv_results_["mean_test_roc_auc"]))
 
 
-def test_scorer_reprs():
-    assert repr(roc_auc_scorer) == "make_anomaly_scorer(anomaly_roc_auc, response='score_samples')"
+def test_scorers_are_sklearn_scorers_with_two_response_methods():
+    from sklearn.metrics._scorer import _Scorer
+
+    assert all(isinstance(scorer, _Scorer) for scorer in ANOMALY_SCORERS.values())
+    assert repr(roc_auc_scorer) == (
+        "make_scorer(anomaly_roc_auc, response_method='decision_function')"
+    )
     assert repr(partial_auc_scorer) == (
-        "make_anomaly_scorer(anomaly_partial_auc, response='score_samples', max_fpr=0.1)"
+        "make_scorer(anomaly_partial_auc, response_method='decision_function', max_fpr=0.1)"
     )
-    assert repr(f1_scorer) == "make_anomaly_scorer(anomaly_f1, response='predict')"
-    assert repr(balanced_accuracy_scorer) == (
-        "make_anomaly_scorer(anomaly_balanced_accuracy, response='predict')"
-    )
+    assert repr(f1_scorer) == "make_scorer(anomaly_f1, response_method='predict')"
+    assert {s._response_method for s in ANOMALY_SCORERS.values()} == {
+        "decision_function", "predict"}
+
+
+class _CountingDetector(_ColumnDetector):
+    calls = None
+
+    def decision_function(self, X):
+        type(self).calls.append("decision_function")
+        return super().decision_function(X)
+
+    def predict(self, X):
+        type(self).calls.append("predict")
+        return np.where(super().decision_function(X) < 0, -1, 1)
+
+
+def test_all_scorers_call_each_response_once_per_fold():
+    X = np.r_[Y_FAKE, Y_FAKE, Y_FAKE][:, None].astype(float)
+    y = np.r_[Y_FAKE, Y_FAKE, Y_FAKE]
+    _CountingDetector.calls = []
+    cross_validate(_CountingDetector(), X, y, scoring=ANOMALY_SCORERS, cv=StratifiedKFold(3))
+    assert sorted(_CountingDetector.calls) == ["decision_function"] * 3 + ["predict"] * 3
 
 
 # ---------------------------------------------------------------------------
@@ -425,7 +430,7 @@ def test_score_samples_falls_back_to_decision_function():
 def test_custom_metric_and_kwargs(overlapping):
     X, y = overlapping
     detector = IsolationForest(random_state=0).fit(X)
-    ap = make_anomaly_scorer(average_precision_score, response="score_samples")
+    ap = make_anomaly_scorer(average_precision_score, response="decision_function")
     assert ap(detector, X, y) == pytest.approx(
         average_precision_score(y, -detector.score_samples(X))
     )
@@ -440,7 +445,7 @@ def test_custom_metric_and_kwargs(overlapping):
     ("args", "kwargs", "match"),
     [
         (("roc_auc",), {"response": "predict"}, "balanced accuracy in disguise"),
-        (("f1",), {"response": "score_samples"}, "use response='predict'"),
+        (("f1",), {"response": "decision_function"}, "use response='predict'"),
         (("accuracy",), {}, r"metric must be one of \['balanced_accuracy'"),
         ((f1_score,), {}, "response is required for the custom metric"),
         (("roc_auc",), {"response": "predict_proba"}, "response must be one of"),
@@ -456,5 +461,5 @@ def test_scorers_reject_estimators_outside_the_convention():
     X = Y_FAKE[:, None].astype(float)
     with pytest.raises(ValueError, match=r"predict returned \{0, 1\}.*\+1 = normal"):
         f1_scorer(_ZeroOnePredictDetector(), X, Y_FAKE)
-    with pytest.raises(ValueError, match="no score_samples or decision_function"):
+    with pytest.raises(AttributeError, match="decision_function"):
         roc_auc_scorer(StandardScaler().fit(X), X, Y_FAKE)

@@ -77,3 +77,24 @@ def test_grid_search_with_refit_f1_in_two_processes(labelled_audio, tmp_path):
     assert np.all(y[best.validation_indices_] == 0)
     assert best.n_calibration_clips_ == int(np.sum(y == 0) * 0.25)
     assert set(np.unique(search.predict(X))) <= {-1, 1}
+
+
+def test_grid_with_all_scorers_runs_the_network_twice_per_fold(labelled_audio, monkeypatch):
+    # scikit-learn's response cache: decision_function once (roc_auc, partial_auc) and predict
+    # once (f1, balanced_accuracy) per fold; each is one forward pass through frame_errors.
+    X, y = labelled_audio
+    calls = []
+    frame_errors = ConvAutoencoderDetector.frame_errors
+
+    def counted(self, X):
+        calls.append(len(X))
+        return frame_errors(self, X)
+
+    monkeypatch.setattr(ConvAutoencoderDetector, "frame_errors", counted)
+    search = GridSearchCV(pipeline(max_epochs=2), {"detector__threshold": [1.0, 2.0]},
+                          scoring=ANOMALY_SCORERS, refit=False, cv=StratifiedKFold(3))
+    search.fit(X, y)
+    n_folds = 3 * 2
+    assert len(calls) <= 2 * n_folds, calls
+    assert sum(calls) == 2 * len(y) * 2  # every test clip scored twice per candidate
+    assert np.all(np.isfinite(search.cv_results_["mean_test_roc_auc"]))

@@ -5,6 +5,7 @@ import pickle
 import re
 import warnings
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ from sklearn.preprocessing import FunctionTransformer
 
 import skaudio_ad
 from skaudio_ad import ConvAutoencoderDetector, MelSpectrogramTransformer, load, save
-from skaudio_ad._persistence import FORMAT_VERSION, SKAUDIO_AD_TYPES, ModelFileError
+from skaudio_ad._persistence import FORMAT_VERSION, SKAUDIO_AD_TYPES
+from skaudio_ad.exceptions import ModelFileError
 
 TINY = dict(max_epochs=2, hidden_channels=4, latent_dim=2, patch_frames=8, random_state=0)
 
@@ -137,7 +139,10 @@ def test_every_exported_estimator_is_trusted():
     ]
     assert estimators, "skaudio_ad exports no estimator?"
     for cls in estimators:
-        assert f"{cls.__module__}.{cls.__qualname__}" in SKAUDIO_AD_TYPES, cls
+        # Files name the public path; the private one written by 0.1 is an alias of it.
+        assert f"skaudio_ad.{cls.__name__}" in SKAUDIO_AD_TYPES, cls
+        assert skaudio_ad._persistence.TYPE_ALIASES[
+            f"{cls.__module__}.{cls.__qualname__}"] == f"skaudio_ad.{cls.__name__}", cls
 
 
 def test_custom_function_is_refused_until_trusted(spectrograms, tmp_path):
@@ -163,7 +168,8 @@ def test_custom_function_is_refused_until_trusted(spectrograms, tmp_path):
 def test_injected_type_is_refused(model_file, tmp_path):
     def inject(data):
         schema = json.loads(data)
-        assert schema["__module__"] == "skaudio_ad._detector"
+        assert (schema["__module__"], schema["__class__"]) == (
+            "skaudio_ad", "ConvAutoencoderDetector")
         schema["__module__"], schema["__class__"] = "subprocess", "Popen"
         return json.dumps(schema).encode()
 
@@ -266,3 +272,32 @@ def test_model_file_error_pickles():
     error = pickle.loads(pickle.dumps(ModelFileError("m.skops", "broken", ["a.B"])))
     assert (error.path, error.reason, error.untrusted_types) == ("m.skops", "broken", ["a.B"])
     assert str(error) == "model file 'm.skops': broken"
+
+
+def test_model_written_by_0_1_loads_with_identical_scores():
+    # Written by tests/data/make_model_0_1.py with the 0.1 code, naming private modules.
+    from tests.data.make_model_0_1 import inputs
+
+    data = Path(__file__).parent / "data"
+    with zipfile.ZipFile(data / "model-0.1.skops") as archive:
+        assert "skaudio_ad._detector" in archive.read("schema.json").decode()
+    expected = json.loads((data / "model-0.1.expected.json").read_text())
+    model = load(data / "model-0.1.skops")
+    _, test = inputs()
+    np.testing.assert_array_equal(model.score_samples(test), expected["score_samples"])
+    assert model[-1].offset_ == expected["offset_"]
+
+
+def test_files_name_public_types(model_file):
+    assert set(sio.get_untrusted_types(file=model_file)) == {"skaudio_ad.ConvAutoencoderDetector"}
+
+
+def test_a_parameter_added_after_the_file_was_written_takes_its_default(model_file, tmp_path):
+    def drop_patience(data):
+        schema = json.loads(data)
+        del schema["content"]["content"]["patience"]
+        return json.dumps(schema).encode()
+
+    path = _rewrite(model_file, tmp_path / "older.skops", "schema.json", drop_patience)
+    loaded = load(path)
+    assert loaded.patience == ConvAutoencoderDetector().patience
