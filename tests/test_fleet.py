@@ -526,9 +526,17 @@ def test_cli_fit_dcase_flat_train_folder(tmp_path, capsys):
         for i, clip in enumerate(X[IDS == MACHINES[k]]):
             sf.write(train / f"normal_{machine}_{i:08d}.wav", clip, SR, subtype="FLOAT")
     sf.write(train / "anomaly_id_00_00000000.wav", X[0], SR, subtype="FLOAT")
+    damaged = X[0].copy()
+    damaged[7] = np.nan
+    sf.write(train / "normal_id_00_99999999.wav", damaged, SR, subtype="FLOAT")
+    sf.write(train / "normal_id_06_00000000.wav", X[0], SR, subtype="FLOAT")  # one clip
     out = tmp_path / "slider.skops"
     assert main(["fit", str(tmp_path / "slider"), "--per-machine", "-o", str(out)] + TINY) == 0
-    assert "anomaly_id_00_00000000.wav" in capsys.readouterr().err  # skipped, said so
+    err = capsys.readouterr().err.splitlines()  # each skipped, said so in one line
+    assert len(err) == 3 and "Traceback" not in "".join(err)
+    assert any("anomaly_id_00_00000000.wav" in line for line in err)
+    assert any("normal_id_00_99999999.wav" in line and "NaN" in line for line in err)
+    assert any("'id_06'" in line and "at least 2" in line for line in err)
     fleet = skaudio_ad.load(out)
     assert fleet.machine_ids_ == ["id_00", "id_04"] and fleet.n_clips_["id_00"] == N_CLIPS
 
@@ -546,3 +554,26 @@ def test_cli_fit_and_score_on_a_dask_scheduler(client, fleet_file, mimii_tree, t
                  "--scheduler", address]) == 0
     assert here.read_text() == there.read_text()  # same models, same scores, same order
     assert main(["score", str(out), str(mimii_tree), "--scheduler", "tcp://127.0.0.1:9"]) == 2
+
+
+def test_cli_fleet_usage_errors_are_one_line_before_any_work(fleet_file, mimii_tree, tmp_path,
+                                                             capsys):
+    from skaudio_ad._cli import main
+
+    normal, anomalous = str(mimii_tree / "id_00" / "normal"), str(mimii_tree / "id_00" / "abnormal")
+    cases = [
+        (["fit", str(mimii_tree), "-o", str(tmp_path / "m.skops"), "--n-jobs", "2"],
+         "add --per-machine"),
+        (["fit", str(mimii_tree), "--per-machine", "-o", str(tmp_path / "no" / "f.skops")],
+         "existing folder"),
+        (["fit", str(mimii_tree / "id_00" / "normal" / "00000000.wav"), "--per-machine",
+          "-o", str(tmp_path / "f.skops")], "needs folders"),
+        (["evaluate", str(fleet_file), "--normal", normal, "--anomaly", anomalous, "--out",
+          str(tmp_path / "plots")], "--out plots are drawn for single-machine models"),
+    ]
+    for argv, message in cases:
+        capsys.readouterr()
+        assert main(argv + ["--quiet"]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.splitlines()) == 1, (argv, err)
+    assert not (tmp_path / "m.skops").exists() and not (tmp_path / "plots").exists()

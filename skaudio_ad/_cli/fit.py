@@ -139,8 +139,8 @@ def _run_per_machine(args):
     for machine, found in _fleet.find_machines(args.inputs, skip).items():
         kept = _usable(args, template["mel"], found, skip)
         if len(kept) < MIN_TRAINING_CLIPS:
-            skip(machine, f"machine skipped: {len(kept)} usable training file(s), a threshold "
-                 f"needs at least {MIN_TRAINING_CLIPS}")
+            skip(machine, f"this machine has {len(kept)} usable training file(s); a "
+                 f"threshold needs at least {MIN_TRAINING_CLIPS}")
             continue
         paths += kept
         ids += [machine] * len(kept)
