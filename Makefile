@@ -17,7 +17,7 @@ $(DEMO_STAMP): pyproject.toml | $(PY)
 	touch $@
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,dask]"
 	touch $@ $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)

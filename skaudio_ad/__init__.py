@@ -17,6 +17,7 @@ _LAZY = {
     "AnomalySpan": ("._locate", "AnomalySpan"),
     "ConvAutoencoderDetector": ("._detector", "ConvAutoencoderDetector"),
     "MelSpectrogramTransformer": ("._features", "MelSpectrogramTransformer"),
+    "PerMachineDetector": ("._fleet", "PerMachineDetector"),
     "datasets": (".datasets", None),
     "enable_compilation_cache": ("._cache", "enable_compilation_cache"),
     "exceptions": (".exceptions", None),
@@ -25,6 +26,7 @@ _LAZY = {
     "locate_anomalies": ("._locate", "locate_anomalies"),
     "metrics": (".metrics", None),
     "save": ("._persistence", "save"),
+    "score_files": ("._archive", "score_files"),
 }
 
 # Exports: one line per public object (several people edit this block; keep it sorted).
@@ -32,6 +34,7 @@ __all__ = [
     "AnomalySpan",
     "ConvAutoencoderDetector",
     "MelSpectrogramTransformer",
+    "PerMachineDetector",
     "datasets",
     "enable_compilation_cache",
     "exceptions",
@@ -40,6 +43,7 @@ __all__ = [
     "locate_anomalies",
     "metrics",
     "save",
+    "score_files",
 ]
 
 

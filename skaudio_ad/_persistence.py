@@ -71,12 +71,15 @@ _MAX_MEMBERS = 100_000
 SKAUDIO_AD_TYPES = (
     "skaudio_ad.ConvAutoencoderDetector",
     "skaudio_ad.MelSpectrogramTransformer",
+    "skaudio_ad.PerMachineDetector",
 )
 
 #: Type names written by earlier versions, and the public name each one now means.
 TYPE_ALIASES = {
     "skaudio_ad._detector.ConvAutoencoderDetector": "skaudio_ad.ConvAutoencoderDetector",
     "skaudio_ad._features.MelSpectrogramTransformer": "skaudio_ad.MelSpectrogramTransformer",
+    # Written by development builds of the fleet estimator before files named public types.
+    "skaudio_ad._fleet.PerMachineDetector": "skaudio_ad.PerMachineDetector",
 }
 
 

@@ -156,3 +156,20 @@ def test_locate_on_a_real_recording(shared_data):
     for span in spans:
         assert 0 <= span.start < span.end <= 10.0
         assert 0 <= span.band_low < span.band_high <= 8000
+
+
+def test_locate_with_a_fleet_is_refused_before_work(tmp_path, capsys):
+    from skaudio_ad import PerMachineDetector
+
+    X, _ = make_machine_sounds(8, 0, duration=0.5, sr=8000, random_state=0)
+    fleet = PerMachineDetector(make_pipeline(
+        MelSpectrogramTransformer(sr=8000, n_fft=256, hop_length=128, n_mels=16),
+        ConvAutoencoderDetector(patch_frames=8, hidden_channels=8, max_epochs=1,
+                                validation_fraction=0.5, random_state=0)))
+    fleet.fit(X, machine_ids=["a"] * 4 + ["b"] * 4)
+    save(fleet, tmp_path / "fleet.skops")
+    for command in (["score", str(tmp_path / "fleet.skops"), str(tmp_path), "--locate"],
+                    ["monitor", str(tmp_path / "fleet.skops"), "-"]):
+        assert main([*command, "--no-cache"]) == 2
+        out, err = capsys.readouterr()
+        assert out == "" and "fleet" in err and len(err.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ EXAMPLE_ORDER = [
     "plot_grid_search.py",
     "plot_frame_errors.py",
     "plot_dcase_recordings.py",
+    "plot_fleet.py",
 ]
 
 

@@ -181,7 +181,8 @@ def check_output_folder(path, what):
 
 
 def load_model(args):
-    """The fitted mel + detector Pipeline in ``args.model``; UserError naming the file if not.
+    """The model in ``args.model``: a fitted mel + detector Pipeline, or a fleet of them
+    (:class:`~skaudio_ad.PerMachineDetector`); UserError naming the file if not.
 
     Through the cache of verified model files (:mod:`skaudio_ad._cache`) unless --no-cache.
     """
@@ -200,17 +201,28 @@ def load_model(args):
         hint = "; after inspecting it, pass --trust TYPE for each type to load it anyway"
         raise UserError(f"{exc}{hint if exc.untrusted_types else ''}") from exc
     # After loading: a refused file costs none of the heavy imports.
+    from .._fleet import PerMachineDetector
+
+    if isinstance(model, PerMachineDetector) and hasattr(model, "estimators_"):
+        for machine, pipeline in model.estimators_.items():
+            _check_pipeline(args.model, pipeline, f"the model of machine {machine!r}")
+    else:
+        _check_pipeline(args.model, model, "it")
+    return model
+
+
+def _check_pipeline(path, model, what):
     from .._features import MelSpectrogramTransformer
+
     steps = getattr(model, "steps", None)
     if not steps or not isinstance(steps[0][1], MelSpectrogramTransformer) or not hasattr(
         steps[-1][1], "offset_"
     ) or not hasattr(steps[0][1], "n_features_in_"):
         raise UserError(
-            f"model file {args.model!r} holds a {type(model).__name__}, not a fitted Pipeline "
+            f"model file {path!r}: {what} is a {type(model).__name__}, not a fitted Pipeline "
             "that starts with a MelSpectrogramTransformer and ends with a detector (what "
             "`skaudio-ad fit` writes); score it from Python instead."
         )
-    return model
 
 
 # ------------------------------------------------------------------------- reading, scoring

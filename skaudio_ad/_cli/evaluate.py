@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from . import _fleet
 from ._common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -30,6 +31,7 @@ def register(add_parser):
     ev.add_argument("--machine-id", metavar="ID", help="only this machine id, e.g. id_00")
     ev.add_argument("--out", metavar="DIR", help="save the plots into this folder")
     add_model_options(ev)
+    _fleet.add_score_options(ev, machine_flag=False)
     ev.add_argument("--quiet", **QUIET)
     ev.set_defaults(run=run)
 
@@ -38,7 +40,12 @@ def run(args):
     _check_sources(args)
     if args.out is not None:
         check_output_folder(args.out, "plots")
+    if args.out is not None and args.scheduler is not None:
+        raise UserError("--out plots are drawn from features computed here; evaluate without "
+                        "--scheduler to save plots, or without --out on the cluster.")
     model = load_model(args)
+    if _fleet.is_fleet(model) or args.scheduler is not None:
+        return _run_fleet(args, model)
     failed, fail = failure_log("cannot score")
     paths, labels = _labelled_files(args, fail)
     label_of = dict(zip(paths, labels, strict=True))
@@ -48,11 +55,7 @@ def run(args):
     import numpy as np
 
     y_true = np.asarray([label_of[p] for p in result["paths"]], dtype=int)
-    if len(set(y_true.tolist())) < 2:
-        raise UserError(
-            f"evaluation needs scored normal and anomalous clips; got {np.sum(y_true == 0)} "
-            f"normal and {np.sum(y_true == 1)} anomalous of {len(paths)} files."
-        )
+    _check_both_classes(y_true, len(paths))
     anomaly_score, threshold = -result["score"], -model[-1].offset_
     print_metrics(y_true, anomaly_score, result["label"], threshold, "Evaluation")
     if args.out is not None:
@@ -60,6 +63,53 @@ def run(args):
     else:
         print("Pass --out DIR to save the plots.")
     return EXIT_ERROR if failed else EXIT_OK
+
+
+def _run_fleet(args, model):
+    """Evaluate a fleet (each file by its machine's model), or any model on a cluster."""
+    import numpy as np
+
+    from .. import metrics
+
+    fleet = _fleet.is_fleet(model)
+    if fleet and args.out is not None:
+        raise UserError("--out plots are drawn for single-machine models; evaluate a fleet "
+                        "without --out, or one machine's model from Python "
+                        "(fleet.estimators_[ID]).")
+    failed, fail = failure_log("cannot score")
+    paths, labels = _labelled_files(args, fail)
+    label_of = dict(zip(paths, labels, strict=True))
+    with _fleet.cluster(args.scheduler) as client:
+        result = _fleet.score(args, model, paths, fail, client)
+    y_true = np.asarray([label_of[p] for p in result["paths"]], dtype=int)
+    _check_both_classes(y_true, len(paths))
+    if not fleet:
+        print_metrics(y_true, -result["score"], result["label"], -model[-1].offset_,
+                      "Evaluation")
+        return EXIT_ERROR if failed else EXIT_OK
+    # Pooled over machines on the decision scale, where each machine's threshold is 0.
+    print_metrics(y_true, -result["decision"], result["label"], 0.0,
+                  "Evaluation (all machines, decision scale)")
+    ids = np.asarray([str(m) for m in result["machine"]])
+    print("Per machine:")
+    for machine in sorted(set(ids.tolist())):
+        mine = ids == machine
+        y, anomaly = y_true[mine], result["label"][mine] == -1
+        auc = (f"AUC {metrics.anomaly_roc_auc(y, -result['decision'][mine]):.3f}"
+               if len(set(y.tolist())) == 2 else "AUC undefined (one class)")
+        print(f"  {machine}: {auc}, F1 {metrics.anomaly_f1(y, anomaly):.3f}, "
+              f"{np.sum(y == 0)} normal, {np.sum(y == 1)} anomalous")
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _check_both_classes(y_true, n_files):
+    import numpy as np
+
+    if len(set(y_true.tolist())) < 2:
+        raise UserError(
+            f"evaluation needs scored normal and anomalous clips; got {np.sum(y_true == 0)} "
+            f"normal and {np.sum(y_true == 1)} anomalous of {n_files} files."
+        )
 
 
 def _check_sources(args):

@@ -1,5 +1,7 @@
-"""``skaudio-ad fit``: train a mel + detector Pipeline on recordings of normal sound."""
+"""``skaudio-ad fit``: train a mel + detector Pipeline on recordings of normal sound, or with
+``--per-machine`` one per machine (a :class:`~skaudio_ad.PerMachineDetector`)."""
 
+from . import _fleet
 from ._common import (
     EXIT_OK,
     QUIET,
@@ -43,16 +45,23 @@ def register(add_parser):
                      metavar="F", help="fraction of the clips held out for validation")
     fit.add_argument("--seed", type=int, help="random seed for reproducible training")
     fit.add_argument("--quiet", **QUIET)
+    _fleet.add_fit_options(fit)
     fit.set_defaults(run=run)
 
 
 def run(args):
     check_output_file(args.output, "model", "-o models/fan.skops")
+    if args.per_machine:
+        return _run_per_machine(args)
+    if args.scheduler is not None or args.n_jobs is not None:
+        raise UserError("--scheduler and --n-jobs spread the machines of a fleet over "
+                        "workers: add --per-machine (one model per machine folder).")
     from ..io import find_audio
 
     skipped, skip = failure_log("skipping")
     paths = find_audio(args.inputs, on_error=skip)
-    mel, features, kept = _features(args, paths, skip)
+    model = build_pipeline(args, verbose=0 if args.quiet else 1)
+    features, kept = _features(args, model["mel"], paths, skip)
     if len(kept) < MIN_TRAINING_CLIPS:
         found = f"{len(kept)} usable" if kept else "no usable"
         raise UserError(
@@ -60,7 +69,7 @@ def run(args):
             f"messages above); a threshold needs at least {MIN_TRAINING_CLIPS} clips of "
             "normal sound: give folders or files of .wav/.flac recordings."
         )
-    model = _train(args, mel, features)
+    model["detector"].fit(features)  # the Pipeline's steps, fitted in turn
     from .._persistence import save
 
     save(model, args.output)
@@ -68,14 +77,28 @@ def run(args):
     return EXIT_OK
 
 
-def _features(args, paths, skip):
-    """The transformer, the log-mel spectrograms of the usable files, and those files."""
-    import numpy as np
+def build_pipeline(args, *, verbose):
+    """The unfitted mel + detector Pipeline that fit's options describe."""
+    from sklearn.pipeline import Pipeline
 
+    from .._detector import ConvAutoencoderDetector
     from .._features import MelSpectrogramTransformer
 
     mel = MelSpectrogramTransformer(sr=args.sr, n_mels=args.n_mels, channel=args.channel,
                                     duration=args.duration)
+    detector = ConvAutoencoderDetector(
+        latent_dim=args.latent_dim, threshold=args.threshold, max_epochs=args.epochs,
+        patch_frames=args.patch_frames, hidden_channels=args.hidden_channels,
+        validation_fraction=args.validation_fraction, random_state=args.seed,
+        verbose=verbose,
+    )
+    return Pipeline([("mel", mel), ("detector", detector)])
+
+
+def _features(args, mel, paths, skip):
+    """The log-mel spectrograms of the usable files (fitting ``mel``), and those files."""
+    import numpy as np
+
     kept, features = [], []
     try:
         for chunk in read_clips(paths, sr=args.sr, channel=args.channel,
@@ -88,22 +111,66 @@ def _features(args, paths, skip):
             raise
         raise UserError(f"the training files have different lengths: {exc} On the command "
                         "line: pass --duration SECONDS.") from exc
-    return mel, (np.concatenate(features) if features else None), kept
+    return (np.concatenate(features) if features else None), kept
 
 
-def _train(args, mel, features):
-    from sklearn.pipeline import Pipeline
+def _usable(args, mel, paths, skip):
+    """The files of one machine that io's reader accepts (read, then let go)."""
+    kept = []
+    try:
+        for chunk in read_clips(paths, sr=args.sr, channel=args.channel,
+                                duration=args.duration, n_fft=mel.n_fft, on_error=skip,
+                                quiet=True, desc="checking"):
+            kept.extend(chunk.paths)
+    except ValueError as exc:
+        if "different lengths" not in str(exc):
+            raise
+        raise UserError(f"{exc} On the command line: pass --duration SECONDS.") from exc
+    return kept
 
-    from .._detector import ConvAutoencoderDetector
 
-    detector = ConvAutoencoderDetector(
-        latent_dim=args.latent_dim, threshold=args.threshold, max_epochs=args.epochs,
-        patch_frames=args.patch_frames, hidden_channels=args.hidden_channels,
-        validation_fraction=args.validation_fraction, random_state=args.seed,
-        verbose=0 if args.quiet else 1,
-    )
-    detector.fit(features)
-    return Pipeline([("mel", mel), ("detector", detector)])
+def _run_per_machine(args):
+    """``fit ROOT... --per-machine``: one Pipeline per machine, fitted on the workers."""
+    import contextlib
+
+    skipped, skip = failure_log("skipping")
+    template = build_pipeline(args, verbose=0)
+    paths, ids = [], []
+    for machine, found in _fleet.find_machines(args.inputs, skip).items():
+        kept = _usable(args, template["mel"], found, skip)
+        if len(kept) < MIN_TRAINING_CLIPS:
+            skip(machine, f"this machine has {len(kept)} usable training file(s); a "
+                 f"threshold needs at least {MIN_TRAINING_CLIPS}")
+            continue
+        paths += kept
+        ids += [machine] * len(kept)
+    if not paths:
+        raise UserError(
+            f"no machine with {MIN_TRAINING_CLIPS} usable training files under {args.inputs} "
+            "(see the messages above); give folders with one subfolder of .wav/.flac "
+            "recordings per machine (ROOT/MACHINE/...)."
+        )
+    import joblib
+
+    from .._fleet import PerMachineDetector
+    from .._persistence import save
+
+    # The workers read the files (they are checked above): only paths travel.
+    fleet = PerMachineDetector(template, n_jobs=args.n_jobs, verbose=0 if args.quiet else 5)
+    with _fleet.cluster(args.scheduler) as client:
+        backend = (joblib.parallel_config(backend="dask", client=client) if client
+                   else contextlib.nullcontext())
+        with backend:
+            fleet.fit(paths, machine_ids=ids)
+    save(fleet, args.output)
+    lines = [f"Trained {len(fleet.machine_ids_)} machine model(s) on {len(paths)} clips"
+             + (f"; skipped {len(skipped)} unusable input(s)" if skipped else "") + ":"]
+    for machine, model in fleet.estimators_.items():
+        d = model[-1]
+        lines.append(f"  {machine}: {fleet.n_clips_[machine]} clips, {d.n_epochs_} epochs "
+                     f"(kept {d.best_epoch_}), anomaly score > {-d.offset_:.4g}")
+    print("\n".join(lines) + f"\nSaved fleet model to {args.output}", flush=True)
+    return EXIT_OK
 
 
 def _summary(args, detector, n_clips, skipped):
@@ -119,4 +186,4 @@ def _summary(args, detector, n_clips, skipped):
     )
 
 
-__all__ = ["register", "run"]
+__all__ = ["build_pipeline", "register", "run"]

@@ -92,6 +92,11 @@ def run(args):
     if (args.source is None) == (args.device is None):
         raise UserError("give a SOURCE (a file, or - for stdin) or --device, not both")
     model = load_model(args)
+    from . import _fleet
+
+    if _fleet.is_fleet(model):
+        raise UserError(f"{args.model!r} is a fleet (fit --per-machine); monitor one machine "
+                        "with its own model (fit it without --per-machine)")
     mel = model[0]
     window = int(mel.n_features_in_)
     hop_s = args.hop if args.hop is not None else min(1.0, window / mel.sr / 2)

@@ -3,6 +3,7 @@
 import sys
 from pathlib import Path
 
+from . import _fleet
 from ._common import (
     EXIT_ANOMALY,
     EXIT_ERROR,
@@ -18,6 +19,7 @@ from ._common import (
 )
 
 COLUMNS = ["path", "score", "decision", "anomaly"]
+FLEET_COLUMNS = ["path", "machine", "score", "decision", "anomaly"]
 #: Columns ``--locate`` adds.
 LOCATION_COLUMNS = ["span_start", "span_end", "peak_time", "peak_error", "band_low_hz",
                     "band_high_hz", "summary"]
@@ -28,7 +30,8 @@ def register(add_parser):
         "score", help="score recordings with a saved model",
         description="Score each INPUT file (folders are searched for .wav/.flac). Writes "
         "one row per file: path, score (score_samples, higher = more normal), decision "
-        "(decision_function = score - offset_, negative = anomaly), anomaly (predict: yes/no).")
+        "(decision_function = score - offset_, negative = anomaly), anomaly (predict: yes/no); "
+        "for a fleet model (fit --per-machine) also the machine whose model scored it.")
     score.add_argument("model", metavar="MODEL", help="model file from 'skaudio-ad fit'")
     score.add_argument("inputs", nargs="+", metavar="INPUT", help="audio file or folder")
     score.add_argument("--output", metavar="FILE",
@@ -43,6 +46,7 @@ def register(add_parser):
     score.add_argument("--smoothing", type=number(float, 0), default=0.5, metavar="SECONDS",
                        help="moving average of the frame errors before --locate finds the span")
     add_model_options(score)
+    _fleet.add_score_options(score)
     score.add_argument("--quiet", **QUIET)
     score.set_defaults(run=run)
 
@@ -53,23 +57,34 @@ def run(args):
         if not args.frames.lower().endswith(".csv"):
             raise UserError(f"--frames must name a .csv file; got {args.frames!r}.")
         check_output_file(args.frames, "frame errors", "--frames frames.csv")
+    locate = args.locate or args.frames is not None
     model = load_model(args)
+    if locate and _fleet.wants_fleet_path(args, model):
+        raise UserError("--locate and --frames work with a single-machine model scored here "
+                        f"(not a fleet, --machine or --scheduler); {args.model!r} with these "
+                        "options is not one.")
     from ..io import find_audio
 
     failed, fail = failure_log("cannot score")
     paths = find_audio(args.inputs, on_error=fail)
-    locate = args.locate or args.frames is not None
-    result = score_files(model, paths, channel=args.channel, on_error=fail, quiet=args.quiet,
-                         keep_features=locate)
+    fleet = _fleet.is_fleet(model)
+    if _fleet.wants_fleet_path(args, model):
+        with _fleet.cluster(args.scheduler) as client:
+            result = _fleet.score(args, model, paths, fail, client)
+    else:
+        result = score_files(model, paths, channel=args.channel, on_error=fail,
+                             quiet=args.quiet, keep_features=locate)
     rows = [
-        {"path": p, "score": s, "decision": d, "anomaly": bool(label == -1)}
-        for p, s, d, label in zip(result["paths"], result["score"].tolist(),
-                                  result["decision"].tolist(), result["label"].tolist(),
-                                  strict=True)
+        {"path": p, **({"machine": m} if fleet else {}), "score": s, "decision": d,
+         "anomaly": bool(label == -1)}
+        for p, m, s, d, label in zip(result["paths"], result.get("machine", result["paths"]),
+                                     result["score"].tolist(), result["decision"].tolist(),
+                                     result["label"].tolist(), strict=True)
     ]
     if locate:
         _add_locations(model, rows, result["S"], args, fail)
-    _write(rows, args.output, out_format, LOCATION_COLUMNS if args.locate else [])
+    _write(rows, args.output, out_format,
+           (FLEET_COLUMNS if fleet else COLUMNS) + (LOCATION_COLUMNS if args.locate else []))
     if failed or not paths:
         return EXIT_ERROR
     if args.fail_on_anomaly and any(r["anomaly"] for r in rows):
@@ -123,7 +138,7 @@ def _add_locations(model, rows, features, args, on_error):
             frames_file.close()
 
 
-def _write(rows, output, out_format, extra):
+def _write(rows, output, out_format, columns):
     import csv
     import json
 
@@ -135,13 +150,12 @@ def _write(rows, output, out_format, extra):
     f = sys.stdout if output is None else open(output, "w", newline="")
     try:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(COLUMNS + extra)
+        writer.writerow(columns)
         for r in rows:
             # repr: the shortest text that reads back as the same float64.
-            writer.writerow([r["path"], repr(r["score"]), repr(r["decision"]),
-                             "yes" if r["anomaly"] else "no",
-                             *(repr(v) if isinstance(v, float) else v
-                               for v in (r.get(k, "") for k in extra))])
+            text = {"score": repr(r["score"]), "decision": repr(r["decision"]),
+                    "anomaly": "yes" if r["anomaly"] else "no"}
+            writer.writerow([text.get(c, r.get(c)) for c in columns])
         f.flush()
     finally:
         if f is not sys.stdout:
