@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
 from . import _training
-from ._network import NetworkConfig
+from ._network import ARCHITECTURES, NetworkConfig
 
 __all__ = ["ConvAutoencoderDetector"]
 
@@ -178,7 +178,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         "patience": [Interval(numbers.Integral, 1, None, closed="left")],
         "patch_frames": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_channels": [Interval(numbers.Integral, 1, None, closed="left")],
-        "architecture": [StrOptions({"conv1d", "conv2d"})],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
         "normal_label": [numbers.Integral, str, None],
         "memory": [None, str, HasMethods(["cache"])],
         "random_state": ["random_state"],
@@ -524,7 +524,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     def _frame_errors(self, params, X):
         """Per-frame errors of standardised clips; scoring patches overlap by half a patch."""
         hop = max(1, self.patch_frames_ // 2)
-        return _training.frame_errors(self._config, self.learning_rate, params, X, hop)
+        return _training.frame_errors(self._config, params, X, hop)
 
     def _calibrate(self, X):
         """Threshold statistics from the clip errors of normal (standardised) clips ``X``."""

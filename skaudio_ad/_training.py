@@ -12,6 +12,7 @@ is padded and masked so that the step compiles once per shape.
 
 import functools
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,6 +27,9 @@ __all__ = [
     "patch_starts",
     "init_state",
     "run_epoch",
+    "inference",
+    "trainer",
+    "error_maps",
     "frame_errors",
 ]
 
@@ -68,15 +72,42 @@ def training_tiles(n_clips, n_frames, patch_frames, rng):
 # --------------------------------------------------------------------------- compiled steps
 
 
+class Inference(NamedTuple):
+    """The jitted scoring function of one network shape."""
+
+    graphdef: object
+    patch_errors: object  # (params, patches) -> squared errors, shape of the patches
+
+
+class Trainer(NamedTuple):
+    """The optimizer and jitted training step of one network shape and optimizer setting."""
+
+    optimizer: object
+    train_step: object  # (params, opt_state, X, clips, starts, mask) -> (params, opt_state, loss)
+
+
+def _apply(graphdef, params, patches):
+    return nnx.merge(graphdef, params)(patches)
+
+
 @functools.lru_cache(maxsize=32)
-def _compiled(config: NetworkConfig, learning_rate: float):
-    """The jitted functions for one network shape and learning rate (cached across fits)."""
+def inference(config: NetworkConfig) -> Inference:
+    """The jitted scoring of one network shape (cached across fits; no training setting)."""
     graphdef, _ = nnx.split(build_network(config, jax.random.key(0)))
+
+    @jax.jit
+    def patch_errors(params, patches):
+        return (_apply(graphdef, params, patches) - patches) ** 2
+
+    return Inference(graphdef, patch_errors)
+
+
+@functools.lru_cache(maxsize=32)
+def trainer(config: NetworkConfig, learning_rate: float) -> Trainer:
+    """The optimizer and jitted training step for one network shape and learning rate."""
+    graphdef = inference(config).graphdef
     optimizer = optax.adam(learning_rate)
     n_frames = config.patch_frames
-
-    def apply(params, patches):
-        return nnx.merge(graphdef, params)(patches)
 
     def gather(X, clips, starts):
         def one(c, s):
@@ -85,7 +116,7 @@ def _compiled(config: NetworkConfig, learning_rate: float):
         return jax.vmap(one)(clips, starts)
 
     def loss_fn(params, patches, mask):
-        per_patch = jnp.mean((apply(params, patches) - patches) ** 2, axis=(1, 2))
+        per_patch = jnp.mean((_apply(graphdef, params, patches) - patches) ** 2, axis=(1, 2))
         return jnp.sum(per_patch * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
     @functools.partial(jax.jit, donate_argnums=(0, 1))
@@ -95,17 +126,12 @@ def _compiled(config: NetworkConfig, learning_rate: float):
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    @jax.jit
-    def patch_frame_errors(params, patches):
-        # (batch, patch_frames): squared error averaged over the mel bins.
-        return jnp.mean((apply(params, patches) - patches) ** 2, axis=2)
-
-    return graphdef, optimizer, train_step, patch_frame_errors
+    return Trainer(optimizer, train_step)
 
 
 def init_state(config, learning_rate, key):
     """Fresh parameters and optimizer state as pytrees of host numpy arrays."""
-    _, optimizer, _, _ = _compiled(config, float(learning_rate))
+    optimizer = trainer(config, float(learning_rate)).optimizer
     params = nnx.state(build_network(config, key), nnx.Param)
     opt_state = optimizer.init(params)
     return to_host(params), to_host(opt_state)
@@ -140,7 +166,7 @@ def opt_state_leaves(opt_state):
 
 def opt_state_from_leaves(config, learning_rate, params, leaves):
     """Rebuild the optax state of :func:`opt_state_leaves` around ``params``."""
-    _, optimizer, _, _ = _compiled(config, float(learning_rate))
+    optimizer = trainer(config, float(learning_rate)).optimizer
     treedef = jax.tree.structure(optimizer.init(params))
     return jax.tree.unflatten(treedef, [np.asarray(leaf) for leaf in leaves])
 
@@ -154,7 +180,7 @@ def run_epoch(config, learning_rate, batch_size, params, opt_state, X_device, cl
     Returns the updated ``(params, opt_state)`` (device pytrees) and the mean training loss.
     ``params`` and ``opt_state`` are donated: do not reuse the arrays passed in.
     """
-    _, _, train_step, _ = _compiled(config, float(learning_rate))
+    train_step = trainer(config, float(learning_rate)).train_step
     n = len(clips)
     order = rng.permutation(n)
     n_batches = -(-n // batch_size)
@@ -184,23 +210,25 @@ def run_epoch(config, learning_rate, batch_size, params, opt_state, X_device, cl
     return params, opt_state, epoch_loss
 
 
-def frame_errors(config, learning_rate, params, X, hop):
-    """Per-frame reconstruction error of every clip, ``(n_clips, n_frames)`` float64.
+def error_maps(config, params, X, hop, reduce=None):
+    """Squared error of every frame and channel, averaged over the patches covering it.
 
-    Each clip is cut into patches of ``config.patch_frames`` with ``hop``; a frame's error is the
-    mean over mel bins of the squared error, averaged over the patches covering it. Inference
-    batches have a fixed size so that a clip's errors do not depend on the other clips.
+    Each clip of ``X`` ``(n_clips, n_frames, n_channels)`` is cut into patches of
+    ``config.patch_frames`` with ``hop``. Inference batches have a fixed size so that a clip's
+    errors do not depend on the other clips. Returns float64 ``(n_clips, n_frames,
+    n_channels)``, or, with ``reduce``, the concatenation of ``reduce(maps)`` over chunks of
+    clips (so that a large ``X`` never holds all its maps at once).
     """
-    _, _, _, patch_frame_errors = _compiled(config, float(learning_rate))
+    patch_errors = inference(config).patch_errors
     n_clips, n_frames, n_channels = X.shape
     T = config.patch_frames
     starts = patch_starts(n_frames, T, hop)
-    coverage = np.zeros(n_frames)
+    coverage = np.zeros((n_frames, 1))
     for s in starts:
         coverage[s : s + T] += 1
     window = starts[:, None] + np.arange(T)  # (n_patches, T)
     clips_per_call = max(1, INFERENCE_BATCH // len(starts))
-    out = np.empty((n_clips, n_frames))
+    out = []
     for lo in range(0, n_clips, clips_per_call):
         chunk = X[lo : lo + clips_per_call]
         patches = chunk[:, window].reshape(-1, T, n_channels)
@@ -210,17 +238,23 @@ def frame_errors(config, learning_rate, params, X, hop):
             patches = np.concatenate(
                 [patches, np.zeros((batch - n_real, T, n_channels), patches.dtype)]
             )
-        errs = []
-        for b in range(0, batch, INFERENCE_BATCH):
-            errs.append(patch_frame_errors(params, patches[b : b + INFERENCE_BATCH]))
+        errs = [
+            patch_errors(params, patches[b : b + INFERENCE_BATCH])
+            for b in range(0, batch, INFERENCE_BATCH)
+        ]
         errs = np.concatenate([np.asarray(e) for e in errs])[:n_real].astype(np.float64)
-        errs = errs.reshape(len(chunk), len(starts), T)
-        sums = np.zeros((len(chunk), n_frames))
+        errs = errs.reshape(len(chunk), len(starts), T, n_channels)
+        sums = np.zeros((len(chunk), n_frames, n_channels))
         for j, s in enumerate(starts):
             sums[:, s : s + T] += errs[:, j]
-        out[lo : lo + len(chunk)] = sums / coverage
-    return out
+        maps = sums / coverage
+        out.append(maps if reduce is None else reduce(maps))
+    return np.concatenate(out)
 
+
+def frame_errors(config, params, X, hop):
+    """Per-frame error ``(n_clips, n_frames)``: :func:`error_maps` averaged over channels."""
+    return error_maps(config, params, X, hop, reduce=lambda maps: maps.mean(axis=2))
 
 
 def pad_clips(X):
