@@ -143,7 +143,8 @@ def DenseAutoencoderBaseline(  # noqa: N802 - a factory standing in for the old 
 
 
 #: What keeps the package's detector on the MIMII baseline's recipe (see the module docstring).
-_BASELINE_RECIPE = {}
+_BASELINE_RECIPE = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction": 0.1,
+                    "max_steps": None, "patience": 10**6}
 
 
 def make_iforest_baseline(random_state=None):
@@ -155,7 +156,8 @@ def _old_default(seed):
 
 
 #: The parameters that restore the 0.1 release's behaviour on top of the current defaults.
-OLD_DEFAULT = {}
+OLD_DEFAULT = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction": 0.1,
+               "max_steps": None}
 
 SYSTEMS = {
     "default": lambda seed: ConvAutoencoderDetector(random_state=seed),
