@@ -55,9 +55,10 @@ def validate_state(detector):
             continue
         leaves = jax.tree.leaves(value) if isinstance(value, dict | list) else [value]
         for leaf in leaves:
-            if isinstance(leaf, numbers.Real | np.ndarray) and not np.all(
-                np.isfinite(np.asarray(leaf, dtype=np.float64))
-            ):
+            numeric = isinstance(leaf, numbers.Real) or (
+                isinstance(leaf, np.ndarray) and np.issubdtype(leaf.dtype, np.number)
+            )
+            if numeric and not np.all(np.isfinite(np.asarray(leaf, dtype=np.float64))):
                 raise ValueError(f"The fitted attribute {name} holds NaN or infinite values.")
     if np.any(np.asarray(detector.feature_scale_) <= 0):
         raise ValueError("feature_scale_ holds values <= 0.")
