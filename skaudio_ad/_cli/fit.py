@@ -40,9 +40,11 @@ def register(add_parser):
     ]:
         fit.add_argument(flag, type=number(kind, 0), default=default, metavar="N", help=text)
     fit.add_argument("--threshold", type=float, default=2.0, metavar="K",
-                     help="anomaly when error > mean + K std of the validation errors")
-    fit.add_argument("--validation-fraction", type=number(float, 0, True, 1), default=0.1,
-                     metavar="F", help="fraction of the clips held out for validation")
+                     help="anomaly when the clip's anomaly score > mean + K std of the out-of-fold "
+                     "scores of the normal training clips")
+    fit.add_argument("--validation-fraction", type=number(float, 0, True, 1), default=0.0,
+                     metavar="F", help="fraction of the clips held out to monitor the "
+                     "validation loss (the threshold is calibrated out of fold either way)")
     fit.add_argument("--seed", type=int, help="random seed for reproducible training")
     fit.add_argument("--quiet", **QUIET)
     _fleet.add_fit_options(fit)
