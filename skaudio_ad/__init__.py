@@ -11,10 +11,12 @@ from . import datasets, io, metrics
 from ._detector import ConvAutoencoderDetector
 from ._features import MelSpectrogramTransformer
 from ._persistence import load, save
+from ._store import FeatureStore
 
 # Exports: one line per public object (several people edit this block; keep it sorted).
 __all__ = [
     "ConvAutoencoderDetector",
+    "FeatureStore",
     "MelSpectrogramTransformer",
     "datasets",
     "io",

@@ -11,8 +11,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from . import _training
+from . import _devices, _streaming, _training
 from ._network import NetworkConfig
+from ._store import FeatureStore
 
 __all__ = ["ConvAutoencoderDetector"]
 
@@ -85,6 +86,12 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     warm_start : bool, default=False
         When True, ``fit`` continues training from the current weights (and standardisation)
         instead of starting afresh.
+    devices : int, sequence of jax.Device or None, default=None
+        The JAX devices one fit trains on, data-parallel: every batch is split across them
+        (a :class:`jax.sharding.Mesh` over the batch axis, parameters replicated), which
+        gives the loss curve of one device to float32 rounding. None: all local devices of
+        JAX's default backend; an int n: the first n of them. A ``batch_size`` that the
+        device count does not divide is padded with masked patches (same loss, more compute).
 
     Attributes
     ----------
@@ -122,8 +129,11 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     Notes
     -----
     Input is the 3-D output of :class:`~skaudio_ad.MelSpectrogramTransformer`, ``(n_clips,
-    n_mels, n_frames)``, cut into patches of ``patch_frames`` frames: during training, one
-    non-overlapping tiling per clip and epoch at a random offset; for scoring, patches with a
+    n_mels, n_frames)``, an array or a :class:`~skaudio_ad.FeatureStore` on disk (trained from
+    and scored a group of clips at a time, so memory stays flat however many clips; with all
+    of them in one group the results equal those of the array), cut into patches of
+    ``patch_frames`` frames: during training, one non-overlapping tiling per clip and epoch at
+    a random offset; for scoring, patches with a
     hop of half a patch, each frame's error averaged over the patches that cover it
     (:meth:`frame_errors`). 2-D input ``(n_samples, n_features)`` is read as clips of one
     frame with ``n_features`` channels (a dense autoencoder over the features).
@@ -184,6 +194,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "devices": [None, Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
     }
 
     def __init__(
@@ -204,6 +215,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         warm_start=False,
+        devices=None,
     ):
         self.latent_dim = latent_dim
         self.threshold = threshold
@@ -220,6 +232,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.devices = devices
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -247,6 +260,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         continuing = self.warm_start and hasattr(self, "params_")
         X = self._validate_input(X, reset=not continuing)
         X, rows = self._select_normals(X, y)
+        # From here X is _streaming.Clips: rows of the input array or feature store.
         if self.memory is not None and not continuing:
             params = self.get_params()
             for name in ("threshold", "verbose", "memory", "normal_label", "warm_start"):
@@ -262,21 +276,20 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         return self
 
     def _fit_validated(self, X, continuing):
-        """``fit`` on validated normal clips ``(n_clips, n_frames, n_channels)``."""
+        """``fit`` on validated normal clips (:class:`_streaming.Clips`)."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         rng = np.random.default_rng(seed)
-        n_clips = X.shape[0]
+        n_clips = X.n_clips
         n_valid = int(n_clips * self.validation_fraction)
         if n_valid >= n_clips:
             n_valid = n_clips - 1
         order = rng.permutation(n_clips)
-        X_valid, X_train = X[order[:n_valid]], X[order[n_valid:]]
+        X_valid, X_train = X.subset(order[:n_valid]), X.subset(order[n_valid:])
         self.validation_indices_ = np.sort(order[:n_valid])
 
         if not continuing:
             self._initialise(X_train, seed)
-        X_train = self._standardise(X_train)
-        X_valid = self._standardise(X_valid) if n_valid else None
+        X_valid = X_valid if n_valid else None
         self._train(X_train, X_valid, self.max_epochs, rng)
         if n_valid >= MIN_CALIBRATION_CLIPS:
             self._calibrate(X_valid)
@@ -290,7 +303,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
                 UserWarning,
                 stacklevel=4,
             )
-        self._calibrate(X_train if X_valid is None else np.concatenate([X_valid, X_train]))
+        self._calibrate(X_train if X_valid is None else X_valid.concat(X_train))
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -317,7 +330,6 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         if first:
             self._initialise(X, seed)
         rng = np.random.default_rng([seed, self.n_epochs_])
-        X = self._standardise(X)
         self._train(X, None, 1, rng, early_stopping=False)
         self._calibrate(X)
         return self
@@ -357,10 +369,10 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             clip's anomaly score, ``-score_samples``.
         """
         check_is_fitted(self)
-        X = self._standardise(self._validate_input(X, reset=False))
-        if X.shape[1] < self.patch_frames_:
+        X = self._validate_input(X, reset=False)
+        if X.n_frames < self.patch_frames_:
             raise ValueError(
-                f"Clips have {X.shape[1]} frames, fewer than the {self.patch_frames_} frames "
+                f"Clips have {X.n_frames} frames, fewer than the {self.patch_frames_} frames "
                 "of a patch this detector was fitted with. Pass longer clips, or fit with a "
                 "smaller patch_frames."
             )
@@ -411,37 +423,50 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
 
     def _validate_input(self, X, *, reset):
-        """Validated input as a C-contiguous float32 array ``(n_clips, n_frames, n_channels)``."""
+        """Validated input as :class:`_streaming.Clips`: rows ``(n_channels, n_frames)``.
+
+        No copy of an array: clips are read (and standardised) a chunk at a time.
+        """
+        if isinstance(X, FeatureStore):
+            n_mels = X.shape[1]
+            if reset:
+                self.n_features_in_ = n_mels
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            elif n_mels != self.n_features_in_:
+                raise ValueError(
+                    f"X has {n_mels} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input (mel bins of the feature store "
+                    f"{X.path!r})."
+                )
+            return _streaming.Clips(X)
         if getattr(X, "ndim", 0) > 3:
             raise ValueError(
                 "Expected a 3-D array (n_clips, n_mels, n_frames) or a 2-D array "
                 f"(n_samples, n_features); got a {X.ndim}-D array of shape {X.shape}."
             )
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
-        X = X[:, None, :] if X.ndim == 2 else X.transpose(0, 2, 1)
-        return np.ascontiguousarray(X, dtype=np.float32)
+        # 2-D input: clips of one frame whose channels are the features.
+        return _streaming.Clips(X[:, :, None] if X.ndim == 2 else X)
 
     def _select_normals(self, X, y):
         """The clips to train on and their row numbers in ``X``."""
         if self.normal_label is None or y is None:
-            return X, np.arange(X.shape[0])
+            return X, np.arange(X.n_clips)
         y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y has shape {y.shape}; expected ({X.shape[0]},), one per clip.")
+        if y.shape != (X.n_clips,):
+            raise ValueError(f"y has shape {y.shape}; expected ({X.n_clips},), one per clip.")
         keep = y == self.normal_label
         if not keep.any():
             raise ValueError(
                 f"No row of y equals normal_label={self.normal_label!r} (labels found: "
                 f"{np.unique(y).tolist()}); nothing to train on."
             )
-        return X[keep], np.flatnonzero(keep)
+        return X.subset(keep), np.flatnonzero(keep)
 
     def _initialise(self, X, seed):
-        stats = X.reshape(-1, X.shape[2]).astype(np.float64)
-        self.feature_mean_ = stats.mean(axis=0)
-        # A constant bin would divide by zero; it then only carries its offset.
-        self.feature_scale_ = np.maximum(stats.std(axis=0), 1e-6)
-        self.patch_frames_ = int(min(self.patch_frames, X.shape[1]))
+        self.feature_mean_, self.feature_scale_ = _streaming.channel_stats(X)
+        self.patch_frames_ = int(min(self.patch_frames, X.n_frames))
         key = jax.random.fold_in(jax.random.key(seed), 0)
         params, opt_state = _training.init_state(self._config, self.learning_rate, key)
         self.params_ = _training.to_pure(params)
@@ -460,29 +485,35 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             hidden_channels=self.hidden_channels,
         )
 
-    def _standardise(self, X):
-        return ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
+    @property
+    def _layout(self):
+        return _devices.Layout.of(self.devices)
 
     def _device_params(self):
-        return jax.device_put(_training.from_pure(self._config, self.params_))
+        return self._layout.put_replicated(_training.from_pure(self._config, self.params_))
 
     def _train(self, X_train, X_valid, n_epochs, rng, early_stopping=True):
         config, lr = self._config, self.learning_rate
         params = self._device_params()
-        opt_state = jax.device_put(
+        layout = self._layout
+        opt_state = layout.put_replicated(
             _training.opt_state_from_leaves(config, lr, params, self.optimizer_state_)
         )
-        n_clips, n_frames, _ = X_train.shape
-        # Round the clip count up so that folds of similar size share one compiled step.
-        X_device = jax.device_put(_training.pad_clips(X_train))
+        feed = _streaming.TrainingFeed(X_train, self.feature_mean_, self.feature_scale_, layout)
+
+        def run(params, opt_state, X_device, clips, starts):
+            return _training.run_epoch(
+                config, lr, self.batch_size, params, opt_state, X_device, clips, starts, rng,
+                layout=layout,
+            )
+
         best = (np.inf, _training.to_pure(params), self.n_epochs_)
         since_best = 0
         progress = _progress_bar(n_epochs, self.verbose)
         for _ in range(n_epochs):
             start = _training.clock()
-            clips, starts = _training.training_tiles(n_clips, n_frames, self.patch_frames_, rng)
-            params, opt_state, train_loss = _training.run_epoch(
-                config, lr, self.batch_size, params, opt_state, X_device, clips, starts, rng
+            params, opt_state, train_loss = feed.epoch(
+                params, opt_state, run, _training.training_tiles, self.patch_frames_, rng
             )
             valid_loss = None
             if X_valid is not None:
@@ -522,12 +553,18 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.best_epoch_ = best[2]
 
     def _frame_errors(self, params, X):
-        """Per-frame errors of standardised clips; scoring patches overlap by half a patch."""
+        """Per-frame errors of clips ``X`` (standardised a chunk at a time); scoring patches
+        overlap by half a patch."""
         hop = max(1, self.patch_frames_ // 2)
-        return _training.frame_errors(self._config, self.learning_rate, params, X, hop)
+        config, lr, layout = self._config, self.learning_rate, self._layout
+
+        def score(chunk):
+            return _training.frame_errors(config, lr, params, chunk, hop, layout=layout)
+
+        return _streaming.frame_errors(X, self.feature_mean_, self.feature_scale_, score)
 
     def _calibrate(self, X):
-        """Threshold statistics from the clip errors of normal (standardised) clips ``X``."""
+        """Threshold statistics from the clip errors of normal clips ``X``."""
         errors = self._frame_errors(self._device_params(), X).mean(axis=1)
         self.n_calibration_clips_ = len(errors)
         self.error_mean_ = float(errors.mean())
@@ -542,7 +579,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
 def _train_network(X, params, verbose):
     """The fitted attributes of a detector trained on ``X`` (cached by ``memory``)."""
     detector = ConvAutoencoderDetector(**params, verbose=verbose)
-    detector.n_features_in_ = X.shape[2]
+    detector.n_features_in_ = X.n_channels
     detector._fit_validated(X, continuing=False)
     return {name: value for name, value in vars(detector).items() if name.endswith("_")}
 

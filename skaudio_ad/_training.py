@@ -148,11 +148,15 @@ def opt_state_from_leaves(config, learning_rate, params, leaves):
 # --------------------------------------------------------------------------- training
 
 
-def run_epoch(config, learning_rate, batch_size, params, opt_state, X_device, clips, starts, rng):
+def run_epoch(
+    config, learning_rate, batch_size, params, opt_state, X_device, clips, starts, rng,
+    layout=None,
+):
     """One pass over the patches ``(clips[i], starts[i])`` of ``X_device`` in random order.
 
     Returns the updated ``(params, opt_state)`` (device pytrees) and the mean training loss.
-    ``params`` and ``opt_state`` are donated: do not reuse the arrays passed in.
+    ``params`` and ``opt_state`` are donated: do not reuse the arrays passed in. With a
+    ``layout`` (:class:`~skaudio_ad._devices.Layout`) every batch is split over its devices.
     """
     _, _, train_step, _ = _compiled(config, float(learning_rate))
     n = len(clips)
@@ -162,19 +166,18 @@ def run_epoch(config, learning_rate, batch_size, params, opt_state, X_device, cl
     # Padding repeats real patches (any valid index works) with a zero mask weight.
     order = np.resize(order, padded)
     mask = (np.arange(padded) < n).astype(np.float32).reshape(n_batches, batch_size)
+    clip_batches = clips[order].astype(np.int32).reshape(n_batches, batch_size)
+    start_batches = starts[order].astype(np.int32).reshape(n_batches, batch_size)
+    width = batch_size if layout is None else layout.round_batch(batch_size)
+    if width > batch_size:
+        # Masked patches (weight 0) so the device count divides the batch: same loss.
+        extra = ((0, 0), (0, width - batch_size))
+        clip_batches, start_batches = np.pad(clip_batches, extra), np.pad(start_batches, extra)
+        mask = np.pad(mask, extra)
+    put = jax.device_put if layout is None else layout.put_batch
     # One transfer for the epoch, already split per step (slicing device arrays in the loop
     # would dispatch three extra operations per step).
-    batches = jax.device_put(
-        [
-            (c, s, m)
-            for c, s, m in zip(
-                clips[order].astype(np.int32).reshape(n_batches, batch_size),
-                starts[order].astype(np.int32).reshape(n_batches, batch_size),
-                mask,
-                strict=True,
-            )
-        ]
-    )
+    batches = put(list(zip(clip_batches, start_batches, mask, strict=True)))
     losses = []
     for c, s, m in batches:
         params, opt_state, loss = train_step(params, opt_state, X_device, c, s, m)
@@ -184,12 +187,13 @@ def run_epoch(config, learning_rate, batch_size, params, opt_state, X_device, cl
     return params, opt_state, epoch_loss
 
 
-def frame_errors(config, learning_rate, params, X, hop):
+def frame_errors(config, learning_rate, params, X, hop, layout=None):
     """Per-frame reconstruction error of every clip, ``(n_clips, n_frames)`` float64.
 
     Each clip is cut into patches of ``config.patch_frames`` with ``hop``; a frame's error is the
     mean over mel bins of the squared error, averaged over the patches covering it. Inference
-    batches have a fixed size so that a clip's errors do not depend on the other clips.
+    batches have a fixed size so that a clip's errors do not depend on the other clips. With a
+    ``layout``, every inference batch is split over its devices.
     """
     _, _, _, patch_frame_errors = _compiled(config, float(learning_rate))
     n_clips, n_frames, n_channels = X.shape
@@ -199,20 +203,22 @@ def frame_errors(config, learning_rate, params, X, hop):
     for s in starts:
         coverage[s : s + T] += 1
     window = starts[:, None] + np.arange(T)  # (n_patches, T)
-    clips_per_call = max(1, INFERENCE_BATCH // len(starts))
+    batch_size = INFERENCE_BATCH if layout is None else layout.round_batch(INFERENCE_BATCH)
+    put = jax.device_put if layout is None else layout.put_batch
+    clips_per_call = max(1, batch_size // len(starts))
     out = np.empty((n_clips, n_frames))
     for lo in range(0, n_clips, clips_per_call):
         chunk = X[lo : lo + clips_per_call]
         patches = chunk[:, window].reshape(-1, T, n_channels)
         n_real = patches.shape[0]
-        batch = -(-n_real // INFERENCE_BATCH) * INFERENCE_BATCH
+        batch = -(-n_real // batch_size) * batch_size
         if batch > n_real:
             patches = np.concatenate(
                 [patches, np.zeros((batch - n_real, T, n_channels), patches.dtype)]
             )
         errs = []
-        for b in range(0, batch, INFERENCE_BATCH):
-            errs.append(patch_frame_errors(params, patches[b : b + INFERENCE_BATCH]))
+        for b in range(0, batch, batch_size):
+            errs.append(patch_frame_errors(params, put(patches[b : b + batch_size])))
         errs = np.concatenate([np.asarray(e) for e in errs])[:n_real].astype(np.float64)
         errs = errs.reshape(len(chunk), len(starts), T)
         sums = np.zeros((len(chunk), n_frames))
@@ -221,20 +227,6 @@ def frame_errors(config, learning_rate, params, X, hop):
         out[lo : lo + len(chunk)] = sums / coverage
     return out
 
-
-
-def pad_clips(X):
-    """Zero clips appended so the count is a multiple of 2**(bit_length - 4) (within 12.5 %).
-
-    The training step is compiled per shape of the device-resident clips; cross-validation
-    folds of nearly equal size then share one compilation. Padding clips are never sampled.
-    """
-    n = X.shape[0]
-    step = 1 << max(0, n.bit_length() - 4)
-    padded = -(-n // step) * step
-    if padded == n:
-        return X
-    return np.concatenate([X, np.zeros((padded - n, *X.shape[1:]), X.dtype)])
 
 
 #: Wall clock for the per-epoch ``seconds`` of ``history_``.
