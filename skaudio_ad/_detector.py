@@ -266,8 +266,9 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             for name in ("threshold", "verbose", "memory", "normal_label", "warm_start"):
                 # Parameters that do not change the trained network are not part of its key.
                 del params[name]
-            train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
-            fitted = train(X, params, verbose=self.verbose)
+            train = check_memory(self.memory).cache(_train_network, ignore=["X", "verbose"])
+            # Keyed by the clips' contents: an array's bytes, a feature store's digest.
+            fitted = train(X.cache_key(), params, X=X, verbose=self.verbose)
             vars(self).update(fitted)
             self._set_offset()
         else:
@@ -576,8 +577,8 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
 
 
-def _train_network(X, params, verbose):
-    """The fitted attributes of a detector trained on ``X`` (cached by ``memory``)."""
+def _train_network(key, params, *, X, verbose):
+    """The fitted attributes of a detector trained on ``X`` (cached by ``memory`` on ``key``)."""
     detector = ConvAutoencoderDetector(**params, verbose=verbose)
     detector.n_features_in_ = X.n_channels
     detector._fit_validated(X, continuing=False)

@@ -157,6 +157,20 @@ class FeatureStore:
         out = self.read(rows.reshape(-1))
         return out[0] if single else out.reshape(*rows.shape, *self.shape[1:])
 
+    @classmethod
+    def from_array(cls, X, folder=None):
+        """A store holding the clips ``X`` (array-like ``(n_clips, n_mels, n_frames)``).
+
+        ``folder=None`` gives a temporary file (deleted with the store); a folder keeps it.
+        Stores larger than memory are written by the transformer, a chunk of files at a time.
+        """
+        X = np.asarray(X, dtype=np.float32)
+        if X.ndim != 3:
+            raise ValueError(f"X must be 3-D (n_clips, n_mels, n_frames); got shape {X.shape}.")
+        store = cls._create(folder, X.shape)
+        store._write(X)
+        return store._finish()
+
     # -- reading --------------------------------------------------------------------
 
     def read(self, rows, out=None):

@@ -82,9 +82,12 @@ class Clips:
         # float32 in, float64 arithmetic, float32 out: as the in-memory path always did.
         return ((raw - mean) / scale).astype(np.float32)
 
-    def __reduce__(self):
-        # joblib.Memory hashes this: an array by its bytes, a store by its digest.
-        return Clips, (self.source, self.rows)
+    def cache_key(self):
+        """What ``joblib.Memory`` hashes for these clips: an array's bytes, a store's digest
+        (not its file name: refitting the transformer writes the same features anew)."""
+        if self.on_disk:
+            return ("FeatureStore", self.source.digest, self.source.shape, self.rows)
+        return (self.source, self.rows)
 
 
 def channel_stats(clips):
