@@ -128,8 +128,10 @@ def main():
 
         log(f"## Scaling: default pipeline, {SECONDS:g} s clips, max_epochs={args.max_epochs}")
         log("")
-        log("| clips | feature bytes | peak RSS | fit time | s per 1,000 clips |")
-        log("| ---: | ---: | ---: | ---: | ---: |")
+        from skaudio_ad._store import AUTO_STORE_BYTES
+
+        log("| clips | feature bytes | features held | peak RSS | fit time | s per 1,000 clips |")
+        log("| ---: | ---: | --- | ---: | ---: | ---: |")
         rows = []
         for n in args.sizes:
             r = fit_in_fresh_process(list_file, n, "default", args.max_epochs, REPO)
@@ -160,7 +162,7 @@ def main():
         log("| --- | --- | ---: | ---: | ---: | ---: |")
         cases = [("this checkout", REPO, "default"), ("this checkout", REPO, "memory")]
         if args.compare is not None:
-            cases.append((str(args.compare), args.compare.resolve(), "default"))
+            cases.append((f"{args.compare.name} checkout", args.compare.resolve(), "default"))
         for label, checkout, store in cases:
             a = fit_in_fresh_process(list_file, small, store, args.max_epochs, checkout)
             b = fit_in_fresh_process(list_file, large, store, args.max_epochs, checkout)
