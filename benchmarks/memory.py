@@ -136,8 +136,9 @@ def main():
         for n in args.sizes:
             r = fit_in_fresh_process(list_file, n, "default", args.max_epochs, REPO)
             rows.append((n, r))
+            held = "on disk (store)" if n * CLIP_BYTES > AUTO_STORE_BYTES else "in memory"
             log(
-                f"| {n:,} | {n * CLIP_BYTES / 1e6:,.0f} MB | {r['peak_mb']:,.0f} MB | "
+                f"| {n:,} | {n * CLIP_BYTES / 1e6:,.0f} MB | {held} | {r['peak_mb']:,.0f} MB | "
                 f"{r['fit_seconds']:.1f} s | {1000 * r['fit_seconds'] / n:.2f} |"
             )
         peaks = [r["peak_mb"] for _, r in rows]
