@@ -502,20 +502,22 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         )
         feed = _streaming.TrainingFeed(X_train, self.feature_mean_, self.feature_scale_, layout)
 
-        def run(params, opt_state, X_device, clips, starts):
-            return _training.run_epoch(
+        def run(params, opt_state, X_device, members, rng):
+            clips, starts = _training.training_tiles(
+                len(members), X_train.n_frames, self.patch_frames_, rng
+            )
+            params, opt_state, loss = _training.run_epoch(
                 config, lr, self.batch_size, params, opt_state, X_device, clips, starts, rng,
                 layout=layout,
             )
+            return params, opt_state, loss, len(clips)
 
         best = (np.inf, _training.to_pure(params), self.n_epochs_)
         since_best = 0
         progress = _progress_bar(n_epochs, self.verbose)
         for _ in range(n_epochs):
             start = _training.clock()
-            params, opt_state, train_loss = feed.epoch(
-                params, opt_state, run, _training.training_tiles, self.patch_frames_, rng
-            )
+            params, opt_state, train_loss = feed.epoch(params, opt_state, run, rng)
             valid_loss = None
             if X_valid is not None:
                 valid_loss = float(self._frame_errors(params, X_valid).mean())

@@ -145,10 +145,10 @@ def pad_rows(n):
 class TrainingFeed:
     """The standardised training clips on the device, resident or a group at a time.
 
-    ``epoch(params, opt_state, run, tiles, patch_frames, rng)`` runs one epoch:
-    ``tiles(n_clips, n_frames, patch_frames, rng)`` gives the patches ``(clips, starts)`` of
-    a set of clips and ``run(params, opt_state, X_device, clips, starts)`` trains on them,
-    returning ``(params, opt_state, mean_loss)``.
+    ``epoch(params, opt_state, run, rng)`` runs one epoch: ``run(params, opt_state, X_device,
+    members, rng)`` trains on the clips ``members`` (indices into ``clips``, in the order of
+    the rows of ``X_device``; further rows are padding) and returns ``(params, opt_state,
+    mean_loss, n_patches)``. Resident clips are one call with every clip in order.
     """
 
     def __init__(self, clips, mean, scale, layout, group_bytes=None):
@@ -157,28 +157,28 @@ class TrainingFeed:
         self.resident = not clips.on_disk or clips.nbytes <= group_bytes
         if self.resident:
             self.group = clips.n_clips
-            self._X = to_device(clips, slice(None), mean, scale, pad_rows(clips.n_clips), layout)
+            rows = pad_rows(clips.n_clips)
+            self._X = to_device(clips, slice(None), mean, scale, rows, layout)
         else:
             per_clip = clips.nbytes // clips.n_clips
             self.group = max(1, group_bytes // per_clip)
             self._X = None
 
-    def epoch(self, params, opt_state, run, tiles, patch_frames, rng):
-        n, n_frames = self.clips.n_clips, self.clips.n_frames
+    def epoch(self, params, opt_state, run, rng):
+        n = self.clips.n_clips
         if self.resident:
-            clips, starts = tiles(n, n_frames, patch_frames, rng)
-            return run(params, opt_state, self._X, clips, starts)
+            params, opt_state, loss, _ = run(params, opt_state, self._X, np.arange(n), rng)
+            return params, opt_state, loss
         order = rng.permutation(n)
         total, count = 0.0, 0
         for lo in range(0, n, self.group):
             # Sorted within the group: reads of neighbouring rows merge; the step shuffles.
             members = np.sort(order[lo : lo + self.group])
             X = to_device(self.clips, members, self.mean, self.scale, self.group, self.layout)
-            clips, starts = tiles(len(members), n_frames, patch_frames, rng)
-            params, opt_state, loss = run(params, opt_state, X, clips, starts)
+            params, opt_state, loss, n_patches = run(params, opt_state, X, members, rng)
             del X
-            total += loss * len(clips)
-            count += len(clips)
+            total += loss * n_patches
+            count += n_patches
         return params, opt_state, total / count
 
 
