@@ -12,7 +12,9 @@ measured, and the time of one epoch is linear in the clips.
 2. The 500 vs 4,000 eight-second files case: extra peak memory of the larger fit against the
    feature bytes of the 3,500 extra clips (64 mels x 251 frames x 4 B each), for the default
    and, as the competitor, every feature in memory (``feature_store=None``) and optionally the
-   code of another checkout (``--compare /path/to/checkout``, e.g. the main branch).
+   code of another checkout (``--compare /path/to/checkout``, e.g. the main branch). Each
+   size is fitted ``--repeats`` times (peak RSS moves by tens of MB between runs): the
+   median, its range, and the difference of the medians.
 
 The WAV files are cheap to make: a pool of 16 synthetic clips (``make_machine_sounds``)
 re-used with small random gains, written as 16-bit PCM into a temporary folder (4 GB for
@@ -31,6 +33,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 SR, SECONDS, N_MELS = 16000, 8.0, 64
 N_FRAMES = 1 + int(SR * SECONDS) // 512  # 251 with center=True, hop 512
@@ -63,7 +67,6 @@ print(json.dumps({"peak_mb": vm("VmHWM"), "fit_seconds": seconds,
 
 
 def make_files(folder, n, seed=0):
-    import numpy as np
     import soundfile as sf
 
     from skaudio_ad.datasets import make_machine_sounds
@@ -78,6 +81,13 @@ def make_files(folder, n, seed=0):
         sf.write(path, pool[i % len(pool)] * gain, SR, subtype="PCM_16")
         paths.append(path)
     return paths
+
+
+def _spread(values):
+    """Median and range of peak RSS values in MB."""
+    if len(values) == 1:
+        return f"{values[0]:,.0f} MB"
+    return f"{np.median(values):,.0f} MB ({min(values):,.0f}-{max(values):,.0f})"
 
 
 def fit_in_fresh_process(list_file, n, store, epochs, checkout):
@@ -100,6 +110,12 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
     parser.add_argument("--pair", type=int, nargs=2, default=[500, 4000])
     parser.add_argument("--max-epochs", type=int, default=2)
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=2,
+        help="fits per size in the pair case (peak RSS varies run to run)",
+    )
     parser.add_argument(
         "--compare",
         type=Path,
@@ -157,7 +173,7 @@ def main():
         )
         log("")
         log(
-            f"| code | features | peak RSS, {small:,} | peak RSS, {large:,} | extra | "
+            f"| code | features | peak RSS, {small:,} | peak RSS, {large:,} | extra (medians) | "
             "extra / feature bytes |"
         )
         log("| --- | --- | ---: | ---: | ---: | ---: |")
@@ -165,12 +181,17 @@ def main():
         if args.compare is not None:
             cases.append((f"{args.compare.name} checkout", args.compare.resolve(), "default"))
         for label, checkout, store in cases:
-            a = fit_in_fresh_process(list_file, small, store, args.max_epochs, checkout)
-            b = fit_in_fresh_process(list_file, large, store, args.max_epochs, checkout)
-            extra = b["peak_mb"] - a["peak_mb"]
+            peaks = {}
+            for n in (small, large):
+                peaks[n] = [
+                    fit_in_fresh_process(list_file, n, store, args.max_epochs, checkout)["peak_mb"]
+                    for _ in range(args.repeats)
+                ]
+            a, b = np.median(peaks[small]), np.median(peaks[large])
+            extra = b - a
             what = {"default": "default (auto)", "memory": "feature_store=None"}[store]
             log(
-                f"| {label} | {what} | {a['peak_mb']:,.0f} MB | {b['peak_mb']:,.0f} MB | "
+                f"| {label} | {what} | {_spread(peaks[small])} | {_spread(peaks[large])} | "
                 f"{extra:+,.0f} MB | {extra / extra_bytes:.2f} |"
             )
         log("")

@@ -246,3 +246,35 @@ def test_four_devices_give_the_loss_curve_of_one(tmp_path):
 def test_devices_parameter_is_checked():
     with pytest.raises(ValueError, match="devices=99"):
         ConvAutoencoderDetector(**SMALL, devices=99).fit(spectrograms(10, 0))
+
+
+@pytest.mark.slow
+def test_memory_benchmark_runs(tmp_path):
+    """``benchmarks/memory.py`` end to end on a few files (fresh processes; slow)."""
+    out = tmp_path / "memory.md"
+    script = os.path.join(os.path.dirname(__file__), "..", "benchmarks", "memory.py")
+    subprocess.run(
+        [
+            sys.executable,
+            script,
+            "--sizes",
+            "8",
+            "16",
+            "--pair",
+            "8",
+            "16",
+            "--max-epochs",
+            "1",
+            "--folder",
+            str(tmp_path),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    text = out.read_text()
+    assert "| 16 | 1 MB | in memory |" in text
+    assert "extra / feature bytes" in text and "feature_store=None" in text
+    assert os.listdir(tmp_path) == ["memory.md"]  # the WAV files were deleted
