@@ -86,12 +86,13 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     warm_start : bool, default=False
         When True, ``fit`` continues training from the current weights (and standardisation)
         instead of starting afresh.
-    devices : int, sequence of jax.Device or None, default=None
-        The JAX devices one fit trains on, data-parallel: every batch is split across them
-        (a :class:`jax.sharding.Mesh` over the batch axis, parameters replicated), which
-        gives the loss curve of one device to float32 rounding. None: all local devices of
-        JAX's default backend; an int n: the first n of them. A ``batch_size`` that the
-        device count does not divide is padded with masked patches (same loss, more compute).
+    devices : int, list of int or None, default=None
+        The JAX devices one fit trains (and scores) on, data-parallel: every batch is split
+        across them (a :class:`jax.sharding.Mesh` over the batch axis, parameters
+        replicated), which gives the loss curve of one device to float32 rounding. None: all
+        local devices of JAX's default backend; an int n: the first n of them; a list: the
+        local devices with those ids (``jax.Device.id``). A ``batch_size`` that the device
+        count does not divide is padded with masked patches (same loss, more compute).
 
     Attributes
     ----------
@@ -369,6 +370,10 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             patches covering each frame. Higher is more anomalous; its mean over frames is the
             clip's anomaly score, ``-score_samples``.
         """
+        X = self._scoring_clips(X)
+        return self._frame_errors(self._device_params(), X)
+
+    def _scoring_clips(self, X):
         check_is_fitted(self)
         X = self._validate_input(X, reset=False)
         if X.n_frames < self.patch_frames_:
@@ -377,7 +382,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
                 "of a patch this detector was fitted with. Pass longer clips, or fit with a "
                 "smaller patch_frames."
             )
-        return self._frame_errors(self._device_params(), X)
+        return X
 
     def score_samples(self, X):
         """Minus the mean reconstruction error of each clip: higher is more normal.
@@ -391,7 +396,8 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         -------
         scores : ndarray of shape (n_clips,), dtype float64
         """
-        return -self.frame_errors(X).mean(axis=1)
+        X = self._scoring_clips(X)
+        return -self._frame_errors(self._device_params(), X, reduce=lambda e: e.mean(axis=1))
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for anomalies.
@@ -555,7 +561,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.optimizer_state_ = _training.opt_state_leaves(opt_state)
         self.best_epoch_ = best[2]
 
-    def _frame_errors(self, params, X):
+    def _frame_errors(self, params, X, reduce=None):
         """Per-frame errors of clips ``X`` (standardised a chunk at a time); scoring patches
         overlap by half a patch."""
         hop = max(1, self.patch_frames_ // 2)
@@ -564,7 +570,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         def score(chunk):
             return _training.frame_errors(config, lr, params, chunk, hop, layout=layout)
 
-        return _streaming.frame_errors(X, self.feature_mean_, self.feature_scale_, score)
+        return _streaming.frame_errors(X, self.feature_mean_, self.feature_scale_, score, reduce)
 
     def _calibrate(self, X):
         """Threshold statistics from the clip errors of normal clips ``X``."""

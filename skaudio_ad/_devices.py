@@ -21,7 +21,8 @@ def resolve_devices(devices):
     """The devices a fit uses, as a tuple.
 
     ``None``: all local devices of JAX's default backend; an int n: the first n of them; a
-    sequence of :class:`jax.Device`: those.
+    sequence of ints: the local devices with those ids (``jax.Device.id``). Ids rather than
+    ``jax.Device`` objects keep the estimator picklable and clonable.
     """
     available = jax.local_devices()
     if devices is None:
@@ -33,13 +34,17 @@ def resolve_devices(devices):
                 f"{available[0].platform} device(s) present; use 1..{len(available)} or None."
             )
         return tuple(available[:devices])
-    chosen = tuple(devices)
-    if not chosen or not all(isinstance(d, jax.Device) for d in chosen):
+    by_id = {d.id: d for d in available}
+    try:
+        ids = [int(i) for i in devices]
+    except (TypeError, ValueError):
+        ids = None
+    if not ids or any(i not in by_id for i in ids) or len(set(ids)) != len(ids):
         raise ValueError(
-            f"devices={devices!r} must be None, a positive int or a non-empty sequence of "
-            "jax.Device (e.g. jax.devices()[:2])."
+            f"devices={devices!r} must be None, a positive int or a non-empty list of distinct "
+            f"local device ids; the ids present are {sorted(by_id)}."
         )
-    return chosen
+    return tuple(by_id[i] for i in ids)
 
 
 @functools.lru_cache(maxsize=8)

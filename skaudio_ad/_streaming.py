@@ -186,11 +186,15 @@ class TrainingFeed:
         return params, opt_state, total / count
 
 
-def frame_errors(clips, mean, scale, score):
-    """``score(X)`` of standardised chunks of ``clips``, concatenated: ``(n_clips, n_frames)``."""
+def frame_errors(clips, mean, scale, score, reduce=None):
+    """``score(X)`` of standardised chunks of ``clips``, concatenated along the clips.
+
+    With ``reduce``, ``reduce(score(X))`` per chunk: a clip score, say, without holding the
+    frame errors of every clip.
+    """
     step = clips.chunk_size()
-    out = np.empty((clips.n_clips, clips.n_frames))
+    out = []
     for lo in range(0, clips.n_clips, step):
-        hi = min(lo + step, clips.n_clips)
-        out[lo:hi] = score(clips.standardised(slice(lo, hi), mean, scale))
-    return out
+        errors = score(clips.standardised(slice(lo, lo + step), mean, scale))
+        out.append(errors if reduce is None else reduce(errors))
+    return np.concatenate(out)

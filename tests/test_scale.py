@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from skaudio_ad import (
@@ -243,9 +244,15 @@ def test_four_devices_give_the_loss_curve_of_one(tmp_path):
         np.testing.assert_allclose(out[n]["scores"], one["scores"], rtol=2e-5)
 
 
-def test_devices_parameter_is_checked():
+def test_devices_parameter_is_checked_and_picklable():
+    X = spectrograms(10, 0)
     with pytest.raises(ValueError, match="devices=99"):
-        ConvAutoencoderDetector(**SMALL, devices=99).fit(spectrograms(10, 0))
+        ConvAutoencoderDetector(**SMALL, devices=99).fit(X)
+    with pytest.raises(ValueError, match=r"ids present are \[0\]"):
+        ConvAutoencoderDetector(**SMALL, devices=[5]).fit(X)
+    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 1}, devices=[0]).fit(X)
+    clone_ = pickle.loads(pickle.dumps(clone(detector)))
+    assert clone_.devices == [0]
 
 
 @pytest.mark.slow
