@@ -6,13 +6,15 @@ import warnings
 
 import jax
 import numpy as np
+from flax import nnx
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from . import _devices, _streaming, _training
-from ._network import NetworkConfig
+from . import _devices, _evidence, _streaming, _training
+from ._evidence import EVIDENCE
+from ._network import ARCHITECTURES, NetworkConfig
 from ._store import FeatureStore
 
 __all__ = ["ConvAutoencoderDetector"]
@@ -185,17 +187,25 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_steps": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="left")],
         "patience": [Interval(numbers.Integral, 1, None, closed="left")],
         "patch_frames": [Interval(numbers.Integral, 1, None, closed="left")],
         "hidden_channels": [Interval(numbers.Integral, 1, None, closed="left")],
-        "architecture": [StrOptions({"conv1d", "conv2d"})],
+        "architecture": [StrOptions(set(ARCHITECTURES))],
+        "evidence": [StrOptions(set(EVIDENCE))],
+        "n_folds": [Interval(numbers.Integral, 1, None, closed="left")],
         "normal_label": [numbers.Integral, str, None],
         "memory": [None, str, HasMethods(["cache"])],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
         "devices": [None, Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
+    }
+
+    #: What a detector saved by release 0.1 (which lacks these parameters) did.
+    _LEGACY_PARAMS = {
+        "evidence": "reconstruction", "n_folds": 1, "max_steps": None, "devices": None
     }
 
     def __init__(
@@ -206,11 +216,14 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         learning_rate=1e-3,
         batch_size=64,
         max_epochs=100,
-        validation_fraction=0.1,
+        max_steps=2000,
+        validation_fraction=0.0,
         patience=10,
         patch_frames=32,
         hidden_channels=32,
         architecture="conv1d",
+        evidence="combined",
+        n_folds=5,
         normal_label=None,
         memory=None,
         random_state=None,
@@ -223,11 +236,14 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.max_epochs = max_epochs
+        self.max_steps = max_steps
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.patch_frames = patch_frames
         self.hidden_channels = hidden_channels
         self.architecture = architecture
+        self.evidence = evidence
+        self.n_folds = n_folds
         self.normal_label = normal_label
         self.memory = memory
         self.random_state = random_state
@@ -240,6 +256,17 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         return tags
 
+    def __setstate__(self, state):
+        # A detector saved by 0.1 has neither the new parameters nor the fold networks: it
+        # keeps scoring by its reconstruction error alone, exactly as it did.
+        if "params_" in state and "fold_params_" not in state:
+            state = dict(state)
+            state["fold_params_"] = None
+            state["optimizer_state_"] = [np.asarray(x)[None] for x in state["optimizer_state_"]]
+        for name, value in self._LEGACY_PARAMS.items():
+            state.setdefault(name, value)
+        super().__setstate__(state)
+
     # ------------------------------------------------------------------ fitting
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -249,7 +276,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
-            Normal clips: log-mel spectrograms, or 2-D features.
+            Normal clips: log-mel spectrograms, or 2-D features. At least 2.
         y : array-like of shape (n_clips,), default=None
             Ignored unless ``normal_label`` is set; then only rows with ``y == normal_label``
             are used.
@@ -262,6 +289,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         X = self._validate_input(X, reset=not continuing)
         X, rows = self._select_normals(X, y)
         # From here X is _streaming.Clips: rows of the input array or feature store.
+        _check_enough_clips(X.n_clips)
         if self.memory is not None and not continuing:
             params = self.get_params()
             for name in ("threshold", "verbose", "memory", "normal_label", "warm_start"):
@@ -282,9 +310,8 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         rng = np.random.default_rng(seed)
         n_clips = X.n_clips
-        n_valid = int(n_clips * self.validation_fraction)
-        if n_valid >= n_clips:
-            n_valid = n_clips - 1
+        # At least 2 clips stay for training (and the out-of-fold calibration).
+        n_valid = min(int(n_clips * self.validation_fraction), max(n_clips - 2, 0))
         order = rng.permutation(n_clips)
         X_valid, X_train = X.subset(order[:n_valid]), X.subset(order[n_valid:])
         self.validation_indices_ = np.sort(order[:n_valid])
@@ -292,32 +319,37 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         if not continuing:
             self._initialise(X_train, seed)
         X_valid = X_valid if n_valid else None
-        self._train(X_train, X_valid, self.max_epochs, rng)
+        folds = self._folds(X_train.n_clips, rng)
+        self._train(X_train, folds, X_valid, self.max_epochs, rng)
+        if self.fold_params_ is not None:
+            self._calibrate(X_train, folds, X_valid)
+            return
         if n_valid >= MIN_CALIBRATION_CLIPS:
-            self._calibrate(X_valid)
+            self._calibrate(None, None, X_valid)
             return
         if self.validation_fraction > 0:
             warnings.warn(
                 f"Only {n_valid} of {n_clips} clips were held out (validation_fraction="
                 f"{self.validation_fraction}); the threshold statistics use the training clips "
-                "too, whose errors are optimistic. Fit on more clips or raise "
-                "validation_fraction.",
+                "too, whose errors are optimistic. Fit on more clips, raise "
+                "validation_fraction, or use n_folds >= 2 (out-of-fold calibration).",
                 UserWarning,
                 stacklevel=4,
             )
-        self._calibrate(X_train if X_valid is None else X_valid.concat(X_train))
+        self._calibrate(X_train, None, X_valid)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
-        """Train one epoch on ``X``, initialising the network on the first call.
+        """Train one epoch on ``X``, initialising the networks on the first call.
 
         The standardisation comes from the first chunk; the threshold statistics from the
-        latest chunk's training errors. Stream data too large for memory in chunks of clips.
+        latest chunk (out of fold with ``n_folds >= 2``). Stream data too large for memory in
+        chunks of clips.
 
         Parameters
         ----------
         X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
-            A chunk of normal clips.
+            A chunk of at least 2 normal clips.
         y : array-like of shape (n_clips,), default=None
             As in :meth:`fit`.
 
@@ -328,12 +360,14 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         first = not hasattr(self, "params_")
         X = self._validate_input(X, reset=first)
         X, _ = self._select_normals(X, y)
+        _check_enough_clips(X.n_clips)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         if first:
             self._initialise(X, seed)
         rng = np.random.default_rng([seed, self.n_epochs_])
-        self._train(X, None, 1, rng, early_stopping=False)
-        self._calibrate(X)
+        folds = self._folds(X.n_clips, rng)
+        self._train(X, folds, None, 1, rng, early_stopping=False)
+        self._calibrate(X, folds if self.fold_params_ is not None else None, None)
         return self
 
     def set_threshold(self, threshold):
@@ -367,25 +401,47 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         -------
         errors : ndarray of shape (n_clips, n_frames), dtype float64
             Squared error of the standardised spectrogram, averaged over mel bins and over the
-            patches covering each frame. Higher is more anomalous; its mean over frames is the
-            clip's anomaly score, ``-score_samples``.
+            patches covering each frame; higher is more anomalous. This is the localisation
+            output; the clip's anomaly score ``-score_samples`` is its mean over frames with
+            ``evidence="reconstruction"``, and combines it with other evidence otherwise.
         """
-        X = self._scoring_clips(X)
-        return self._frame_errors(self._device_params(), X)
+        X = self._scoring_input(X)
+        config, params, hop, layout = self._config, self._device_params(), self._hop, self._layout
+        return _streaming.map_chunks(
+            X, self._standardise, lambda Z: _training.frame_errors(config, params, Z, hop, layout)
+        )
 
-    def _scoring_clips(self, X):
-        check_is_fitted(self)
-        X = self._validate_input(X, reset=False)
-        if X.n_frames < self.patch_frames_:
-            raise ValueError(
-                f"Clips have {X.n_frames} frames, fewer than the {self.patch_frames_} frames "
-                "of a patch this detector was fitted with. Pass longer clips, or fit with a "
-                "smaller patch_frames."
-            )
-        return X
+    def error_map(self, X):
+        """Reconstruction error of every frame and mel bin: *when* and *where* in frequency.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_clips, n_mels, n_frames) or (n_samples, n_features)
+            Clips to score.
+
+        Returns
+        -------
+        errors : ndarray of shape (n_clips, n_mels, n_frames), dtype float64
+            Squared error of the standardised spectrogram per mel bin, averaged over the
+            patches covering each frame (for 2-D input, ``(n_samples, n_features, 1)``). Its
+            mean over mel bins equals :meth:`frame_errors` up to float32 rounding (that one
+            averages over bins on the device, as release 0.1 did).
+        """
+        X = self._scoring_input(X)
+        config, params, hop, layout = self._config, self._device_params(), self._hop, self._layout
+        return _streaming.map_chunks(
+            X,
+            self._standardise,
+            lambda Z: np.ascontiguousarray(
+                _training.error_maps(config, params, Z, hop, layout).transpose(0, 2, 1)
+            ),
+        )
 
     def score_samples(self, X):
-        """Minus the mean reconstruction error of each clip: higher is more normal.
+        """Minus the anomaly score of each clip: higher is more normal.
+
+        With ``evidence="reconstruction"`` the anomaly score is the clip's mean frame error;
+        with ``"combined"`` it is the sum of the standardised evidences (Notes).
 
         Parameters
         ----------
@@ -395,9 +451,24 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         Returns
         -------
         scores : ndarray of shape (n_clips,), dtype float64
+
+        Raises
+        ------
+        ValueError
+            When a clip's score is not finite (input far outside the training range), naming
+            the rows.
         """
-        X = self._scoring_clips(X)
-        return -self._frame_errors(self._device_params(), X, reduce=lambda e: e.mean(axis=1))
+        scores = -_streaming.map_chunks(
+            self._scoring_input(X), self._standardise, self._anomaly_scores
+        )
+        bad = np.flatnonzero(~np.isfinite(scores))
+        if bad.size:
+            raise ValueError(
+                f"The anomaly score of clip rows {bad[:10].tolist()}"
+                f"{' ...' if bad.size > 10 else ''} is not finite: their values lie far "
+                "outside the range this detector was trained on (log-mel dB expected)."
+            )
+        return scores
 
     def decision_function(self, X):
         """``score_samples(X) - offset_``: negative for anomalies.
@@ -414,7 +485,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         return self.score_samples(X) - self.offset_
 
     def predict(self, X):
-        """+1 for a normal clip, -1 for an anomaly (error above mean + k * std).
+        """+1 for a normal clip, -1 for an anomaly (score above mean + k * std).
 
         Parameters
         ----------
@@ -456,6 +527,17 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         # 2-D input: clips of one frame whose channels are the features.
         return _streaming.Clips(X[:, :, None] if X.ndim == 2 else X)
 
+    def _scoring_input(self, X):
+        check_is_fitted(self)
+        X = self._validate_input(X, reset=False)
+        if X.n_frames < self.patch_frames_:
+            raise ValueError(
+                f"Clips have {X.n_frames} frames, fewer than the {self.patch_frames_} frames "
+                "of a patch this detector was fitted with. Pass longer clips, or fit with a "
+                "smaller patch_frames."
+            )
+        return X
+
     def _select_normals(self, X, y):
         """The clips to train on and their row numbers in ``X``."""
         if self.normal_label is None or y is None:
@@ -472,15 +554,49 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         return X.subset(keep), np.flatnonzero(keep)
 
     def _initialise(self, X, seed):
+        # Two passes in float64 over chunks, the same numbers for an array and a store.
         self.feature_mean_, self.feature_scale_ = _streaming.channel_stats(X)
+        if not np.all(np.isfinite(np.r_[self.feature_mean_, self.feature_scale_])):
+            raise ValueError(
+                "X is too large to standardise (its mean or standard deviation overflows); "
+                "pass log-mel dB, not raw power."
+            )
         self.patch_frames_ = int(min(self.patch_frames, X.n_frames))
+        n_members = 1 + (min(self.n_folds, X.n_clips) if self.n_folds >= 2 else 0)
         key = jax.random.fold_in(jax.random.key(seed), 0)
-        params, opt_state = _training.init_state(self._config, self.learning_rate, key)
-        self.params_ = _training.to_pure(params)
+        params, opt_state = _training.init_members(
+            self._config, self.learning_rate, key, n_members
+        )
+        pure = _training.to_pure(params)
+        self.params_ = _training.member(pure, 0)
+        self.fold_params_ = (
+            jax.tree.map(lambda leaf: leaf[1:], pure) if n_members > 1 else None
+        )
         self.optimizer_state_ = _training.opt_state_leaves(opt_state)
         self.history_ = []
         self.n_epochs_ = 0
         self.best_epoch_ = 0
+
+    @property
+    def n_folds_(self):
+        """Fold networks behind the out-of-fold calibration (0: none)."""
+        if getattr(self, "fold_params_", None) is None:
+            return 0
+        return int(np.shape(jax.tree.leaves(self.fold_params_)[0])[0])
+
+    def _folds(self, n_clips, rng):
+        """The fold of each training clip (its fold network never sees it), or None."""
+        k = self.n_folds_
+        if k == 0:
+            return None
+        if n_clips < k:
+            raise ValueError(
+                f"{n_clips} training clips cannot be split into the {k} folds this detector "
+                "was initialised with; pass more clips or refit without warm_start."
+            )
+        folds = np.empty(n_clips, dtype=np.int64)
+        folds[rng.permutation(n_clips)] = np.arange(n_clips) % k
+        return folds
 
     @property
     def _config(self):
@@ -493,96 +609,318 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         )
 
     @property
+    def _hop(self):
+        return max(1, self.patch_frames_ // 2)
+
+    def _standardise(self, X, rows):
+        """Time-major raw clips ``X`` (a chunk: rows ``rows`` of the input) standardised."""
+        Z = ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
+        if not np.all(np.isfinite(Z)):
+            bad = np.asarray(rows)[~np.isfinite(Z).all(axis=(1, 2))]
+            raise ValueError(
+                f"X rows {bad[:10].tolist()} overflow float32 once standardised: their "
+                "values lie far outside the training range (log-mel dB expected)."
+            )
+        return Z
+
+    @property
     def _layout(self):
         return _devices.Layout.of(self.devices)
 
-    def _device_params(self):
-        return self._layout.put_replicated(_training.from_pure(self._config, self.params_))
+    def _device_params(self, params=None):
+        return self._layout.put_replicated(
+            _training.from_pure(self._config, params or self.params_)
+        )
 
-    def _train(self, X_train, X_valid, n_epochs, rng, early_stopping=True):
+    def _stacked_params(self):
+        pures = [self.params_]
+        if self.fold_params_ is not None:
+            pures += [_training.member(self.fold_params_, k) for k in range(self.n_folds_)]
+        return self._layout.put_replicated(
+            _training.stack([_training.from_pure(self._config, p) for p in pures])
+        )
+
+    def _train(self, X_train, folds, X_valid, n_epochs, rng, early_stopping=True):
         config, lr = self._config, self.learning_rate
-        params = self._device_params()
+        params = self._stacked_params()
         layout = self._layout
         opt_state = layout.put_replicated(
             _training.opt_state_from_leaves(config, lr, params, self.optimizer_state_)
         )
-        feed = _streaming.TrainingFeed(X_train, self.feature_mean_, self.feature_scale_, layout)
+        n_clips, n_frames = X_train.n_clips, X_train.n_frames
+        # The standardised clips on the device: all of them, or a group at a time of a store.
+        feed = _streaming.TrainingFeed(X_train, self._standardise, layout)
+        n_members = 1 + self.n_folds_
 
         def run(params, opt_state, X_device, members, rng):
+            # ``members``: the training clips in the rows of X_device (all, in order, when
+            # resident).
             clips, starts = _training.training_tiles(
-                len(members), X_train.n_frames, self.patch_frames_, rng
+                len(members), n_frames, self.patch_frames_, rng
             )
-            params, opt_state, loss = _training.run_epoch(
-                config, lr, self.batch_size, params, opt_state, X_device, clips, starts, rng,
+            tiles = [(clips, starts)]
+            for k in range(n_members - 1):
+                keep = folds[members[clips]] != k
+                tiles.append((clips[keep], starts[keep]))
+            params, opt_state, losses = _training.run_members_epoch(
+                config, lr, self.batch_size, params, opt_state, X_device, tiles, rng,
                 layout=layout,
             )
-            return params, opt_state, loss, len(clips)
+            return params, opt_state, np.asarray(losses), len(clips)
 
+        # Steps per epoch: the full network's patches set the pace of every member.
+        steps_per_epoch = -(-max((n_frames // self.patch_frames_) * n_clips, 1) // self.batch_size)
+        if self.max_steps is not None:
+            # A fixed budget of steps, not early stopping on a few clips, ends training.
+            n_epochs = max(1, min(n_epochs, -(-self.max_steps // steps_per_epoch)))
         best = (np.inf, _training.to_pure(params), self.n_epochs_)
         since_best = 0
         progress = _progress_bar(n_epochs, self.verbose)
-        for _ in range(n_epochs):
-            start = _training.clock()
-            params, opt_state, train_loss = feed.epoch(params, opt_state, run, rng)
-            valid_loss = None
-            if X_valid is not None:
-                valid_loss = float(self._frame_errors(params, X_valid).mean())
-            self.n_epochs_ += 1
-            record = {
-                "epoch": self.n_epochs_,
-                "train_loss": train_loss,
-                "valid_loss": valid_loss,
-                "seconds": _training.clock() - start,
-            }
-            self.history_.append(record)
-            _report(progress, record, self.verbose)
-            monitored = train_loss if valid_loss is None else valid_loss
-            if not np.isfinite(monitored):
-                if progress is not None:
-                    progress.close()
-                raise _training.TrainingDiverged(
-                    f"Training diverged at epoch {self.n_epochs_}: the loss is {monitored}. "
-                    f"Try a smaller learning_rate (now {self.learning_rate}) and check that "
-                    "the input is finite and on a sane scale (log-mel dB, not raw power)."
-                )
-            if not early_stopping:
-                best = (monitored, None, self.n_epochs_)
-                continue
-            if monitored < best[0]:
-                best = (monitored, _training.to_pure(params), self.n_epochs_)
-                since_best = 0
-            else:
-                since_best += 1
-                if since_best >= self.patience:
-                    break
-        if progress is not None:
-            progress.close()
-        self.params_ = best[1] if best[1] is not None else _training.to_pure(params)
+        try:
+            for _ in range(n_epochs):
+                start = _training.clock()
+                params, opt_state, losses = feed.epoch(params, opt_state, run, rng)
+                train_loss = float(losses[0])
+                valid_loss = None
+                if X_valid is not None:
+                    full = _training.member(params, 0)
+                    valid_loss = float(
+                        _streaming.map_chunks(
+                            X_valid,
+                            self._standardise,
+                            lambda Z, full=full: _training.frame_errors(
+                                config, full, Z, self._hop, layout
+                            ),
+                        ).mean()
+                    )
+                self.n_epochs_ += 1
+                record = {
+                    "epoch": self.n_epochs_,
+                    "train_loss": train_loss,
+                    "valid_loss": valid_loss,
+                    "seconds": _training.clock() - start,
+                }
+                self.history_.append(record)
+                _report(progress, record, self.verbose)
+                monitored = train_loss if valid_loss is None else valid_loss
+                if not (np.isfinite(monitored) and np.all(np.isfinite(losses))):
+                    raise _training.TrainingDiverged(
+                        f"Training diverged at epoch {self.n_epochs_}: the loss is "
+                        f"{monitored}. Try a smaller learning_rate (now {self.learning_rate}) "
+                        "and check that the input is finite and on a sane scale (log-mel dB, "
+                        "not raw power)."
+                    )
+                if not early_stopping or X_valid is None:
+                    # Without validation clips the training loss only tracks the fit: train
+                    # the whole budget (early stopping on it stopped too early on few clips).
+                    best = (monitored, None, self.n_epochs_)
+                    continue
+                if monitored < best[0]:
+                    best = (monitored, _training.to_pure(params), self.n_epochs_)
+                    since_best = 0
+                else:
+                    since_best += 1
+                    if since_best >= self.patience:
+                        break
+        finally:
+            if progress is not None:
+                progress.close()
+        pure = best[1] if best[1] is not None else _training.to_pure(params)
+        self.params_ = _training.member(pure, 0)
+        if n_members > 1:
+            self.fold_params_ = jax.tree.map(lambda leaf: np.asarray(leaf)[1:], pure)
         self.optimizer_state_ = _training.opt_state_leaves(opt_state)
         self.best_epoch_ = best[2]
 
-    def _frame_errors(self, params, X, reduce=None):
-        """Per-frame errors of clips ``X`` (standardised a chunk at a time); scoring patches
-        overlap by half a patch."""
-        hop = max(1, self.patch_frames_ // 2)
-        config, lr, layout = self._config, self.learning_rate, self._layout
+    def _evidence(self, params, X):
+        """The raw evidences of standardised clips ``X`` under one network, ``(n, n_evidence)``.
 
-        def score(chunk):
-            return _training.frame_errors(config, lr, params, chunk, hop, layout=layout)
+        The kNN evidences use the stored references; the caller handles out-of-fold rows.
+        """
+        names = EVIDENCE[self.evidence]
+        if names == ("error",):
+            frames = _training.frame_errors(self._config, params, X, self._hop, self._layout)
+            return frames.mean(axis=1)[:, None], None
+        frames, profiles = _training.frame_errors_and_profiles(
+            self._config, params, X, self._hop, self._layout
+        )
+        profiles = _evidence.profile(profiles[:, None, :])
+        return frames.mean(axis=1)[:, None], profiles
 
-        return _streaming.frame_errors(X, self.feature_mean_, self.feature_scale_, score, reduce)
+    def _anomaly_scores(self, X):
+        """The clip anomaly score of standardised clips (higher = more anomalous)."""
+        errors, profiles = self._evidence(self._device_params(), X)
+        if profiles is None:
+            return errors[:, 0]
+        values = np.column_stack([
+            errors[:, 0],
+            _evidence.knn_distance(self.profile_reference_, profiles),
+            _evidence.knn_distance(
+                self.spectrum_reference_, _evidence.spectral_statistics(X)
+            ),
+        ])
+        return ((values - self.evidence_mean_) / self.evidence_scale_).sum(axis=1)
 
-    def _calibrate(self, X):
-        """Threshold statistics from the clip errors of normal clips ``X``."""
-        errors = self._frame_errors(self._device_params(), X).mean(axis=1)
-        self.n_calibration_clips_ = len(errors)
-        self.error_mean_ = float(errors.mean())
-        self.error_std_ = float(errors.std(ddof=1)) if len(errors) > 1 else 0.0
+    def _calibrate(self, X_train, folds, X_valid):
+        """Threshold (and evidence) statistics from normal standardised clips.
+
+        ``folds`` given: every training clip is scored by the fold network that never saw it
+        (out of fold) and validation clips by the full network; ``folds=None``: the full
+        network scores ``X_train`` (in sample) and ``X_valid``.
+        """
+        parts, profile_parts, spectra = [], [], []
+
+        def evidence(params, clips):
+            # Streamed: standardised a chunk of clips at a time.
+            return _streaming.map_chunks(
+                clips, self._standardise, lambda Z: self._evidence(params, Z)
+            )
+
+        if X_train is not None:
+            if folds is None:
+                errors, profiles = evidence(self._device_params(), X_train)
+            else:
+                errors = np.empty((X_train.n_clips, 1))
+                profiles = None
+                for k in range(self.n_folds_):
+                    rows = folds == k
+                    e, p = evidence(
+                        self._device_params(_training.member(self.fold_params_, k)),
+                        X_train.subset(rows),
+                    )
+                    errors[rows] = e
+                    if p is not None:
+                        if profiles is None:
+                            profiles = np.empty((X_train.n_clips, p.shape[1]))
+                        profiles[rows] = p
+            parts.append(errors)
+            profile_parts.append(profiles)
+            spectra.append(X_train)
+        if X_valid is not None:
+            errors, profiles = evidence(self._device_params(), X_valid)
+            parts.append(errors)
+            profile_parts.append(profiles)
+            spectra.append(X_valid)
+        errors = np.concatenate(parts)[:, 0]
+        if profile_parts[0] is None:
+            scores = errors
+        else:
+            self.profile_reference_ = np.concatenate(profile_parts)
+            # Per clip statistics: those of the parts, chunk by chunk, concatenated.
+            self.spectrum_reference_ = np.concatenate([
+                _streaming.map_chunks(clips, self._standardise, _evidence.spectral_statistics)
+                for clips in spectra
+            ])
+            values = np.column_stack([
+                errors,
+                _evidence.knn_distance(self.profile_reference_),
+                _evidence.knn_distance(self.spectrum_reference_),
+            ])
+            self.evidence_mean_ = values.mean(axis=0)
+            self.evidence_scale_ = np.maximum(values.std(axis=0, ddof=1), 1e-12)
+            scores = ((values - self.evidence_mean_) / self.evidence_scale_).sum(axis=1)
+        if not np.all(np.isfinite(scores)):
+            raise ValueError(
+                "The anomaly scores of the training clips are not finite: the input is on a "
+                "scale the network cannot fit (log-mel dB expected)."
+            )
+        self.n_calibration_clips_ = len(scores)
+        self.error_mean_ = float(scores.mean())
+        self.error_std_ = float(scores.std(ddof=1)) if len(scores) > 1 else 0.0
         self._set_offset()
 
     def _set_offset(self):
-        """The threshold rule: anomalous when error > error_mean_ + threshold * error_std_."""
+        """The threshold rule: anomalous when score > error_mean_ + threshold * error_std_."""
         self.offset_ = -(self.error_mean_ + self.threshold * self.error_std_)
+
+    def _validate_state(self):
+        """Raise ValueError with one sentence when this fitted detector cannot be used.
+
+        Checks that the fitted attributes exist, that every parameter array has the shape
+        and dtype the network configuration implies, and that every fitted number is finite.
+        Called on detectors loaded from model files.
+        """
+        required = ["params_", "feature_mean_", "feature_scale_", "patch_frames_",
+                    "n_features_in_", "error_mean_", "error_std_", "offset_"]
+        if EVIDENCE.get(getattr(self, "evidence", None)) == EVIDENCE["combined"]:
+            required += ["profile_reference_", "spectrum_reference_", "evidence_mean_",
+                         "evidence_scale_"]
+        missing = [name for name in required if not hasattr(self, name)]
+        if missing:
+            raise ValueError(f"The detector lacks the fitted attributes {missing}.")
+        try:
+            config = self._config
+            ARCHITECTURES[config.architecture]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"The detector's network configuration is invalid: {exc}.") from exc
+        expected = nnx.to_pure_dict(_training.abstract_params(config))
+        _check_tree(self.params_, expected, (), "params_")
+        if getattr(self, "fold_params_", None) is not None:
+            k = self.n_folds_
+            _check_tree(self.fold_params_, expected, (k,), "fold_params_")
+        for name in ("feature_mean_", "feature_scale_"):
+            value = np.asarray(getattr(self, name))
+            if value.shape != (self.n_features_in_,):
+                raise ValueError(
+                    f"{name} has shape {value.shape}; expected ({self.n_features_in_},)."
+                )
+        n_channels = int(self.n_features_in_)
+        shapes = {"profile_reference_": (None, n_channels),
+                  "spectrum_reference_": (None, 2 * n_channels),
+                  "evidence_mean_": (3,), "evidence_scale_": (3,)}
+        for name, shape in shapes.items():
+            if name in required:
+                value = np.asarray(getattr(self, name))
+                if value.ndim != len(shape) or any(
+                    s is not None and s != v for s, v in zip(shape, value.shape, strict=True)
+                ):
+                    raise ValueError(f"{name} has shape {value.shape}; expected {shape}.")
+        for name, value in vars(self).items():
+            if not name.endswith("_") or name.startswith("_"):
+                continue
+            leaves = jax.tree.leaves(value) if isinstance(value, dict | list) else [value]
+            for leaf in leaves:
+                if isinstance(leaf, numbers.Real | np.ndarray) and not np.all(
+                    np.isfinite(np.asarray(leaf, dtype=np.float64))
+                ):
+                    raise ValueError(f"The fitted attribute {name} holds NaN or infinite values.")
+        if np.any(np.asarray(self.feature_scale_) <= 0):
+            raise ValueError("feature_scale_ holds values <= 0.")
+
+
+def _check_tree(pure, expected, lead, name):
+    """``pure`` has ``expected``'s structure, each leaf of shape ``lead + shape`` and its dtype."""
+    if not isinstance(pure, dict):
+        raise ValueError(f"{name} is a {type(pure).__name__}, not the nested dict of arrays.")
+    flat, flat_expected = _flatten(pure), _flatten(expected)
+    if set(flat) != set(flat_expected):
+        diff = sorted(set(flat) ^ set(flat_expected))[:3]
+        raise ValueError(f"{name} does not match the network configuration (keys {diff}).")
+    for path, spec in flat_expected.items():
+        leaf = np.asarray(flat[path])
+        shape = lead + tuple(spec.shape)
+        if leaf.shape != shape or leaf.dtype != spec.dtype:
+            raise ValueError(
+                f"{name}[{'/'.join(map(str, path))}] has shape {leaf.shape} and dtype "
+                f"{leaf.dtype}; the network configuration implies {shape} {spec.dtype}."
+            )
+
+
+def _flatten(tree, prefix=()):
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, (*prefix, key)))
+        return out
+    return {prefix: tree}
+
+
+def _check_enough_clips(n_clips):
+    if n_clips < 2:
+        raise ValueError(
+            f"Got {n_clips} sample{'s' if n_clips != 1 else ''} (n_samples = {n_clips}): the "
+            "threshold (mean + k std of normal clips' scores) needs at least 2 normal clips."
+        )
 
 
 def _train_network(key, params, *, X, verbose):
@@ -610,9 +948,7 @@ def _report(progress, record, verbose):
         )
         progress.update()
     elif verbose >= 2:
-        if not logger.handlers and not logging.getLogger().handlers:
-            logging.basicConfig(level=logging.INFO, format="%(message)s")
-        logger.setLevel(logging.INFO)
+        # A library emits records; the application configures logging to show them.
         logger.info(
             "epoch %d  train_loss %.5f  valid_loss %s  %.2fs",
             record["epoch"],

@@ -60,6 +60,8 @@ class Layout:
         self.n_devices = len(devices)
         mesh = Mesh(np.asarray(devices, dtype=object), ("batch",))
         self.batch = NamedSharding(mesh, PartitionSpec("batch"))
+        # Stacked networks (an ensemble) lead with a members axis: split the next one.
+        self.member_batch = NamedSharding(mesh, PartitionSpec(None, "batch"))
         self.replicated = NamedSharding(mesh, PartitionSpec())
 
     @staticmethod
@@ -75,9 +77,9 @@ class Layout:
         """
         return -(-batch_size // self.n_devices) * self.n_devices
 
-    def put_batch(self, tree):
-        """Arrays whose axis 0 is the batch, split over the devices."""
-        return jax.device_put(tree, self.batch)
+    def put_batch(self, tree, axis=0):
+        """Arrays whose axis ``axis`` (0 or 1) is the batch, split over the devices."""
+        return jax.device_put(tree, self.batch if axis == 0 else self.member_batch)
 
     def put_replicated(self, tree):
         """Parameters, optimizer state, resident clips: a full copy on every device."""

@@ -23,7 +23,7 @@ N_LEVELS = 2
 class NetworkConfig:
     """Everything that fixes the network's shapes (hashable: keys the compiled-step cache)."""
 
-    architecture: str  # "conv1d" or "conv2d"
+    architecture: str  # a key of ARCHITECTURES
     n_channels: int  # mel bins (or features of 2-D input)
     patch_frames: int
     latent_dim: int
@@ -139,7 +139,36 @@ class ConvAutoencoder2d(nnx.Module):
         return self.head(z)[:, :n_frames, :n_mels, 0]
 
 
-ARCHITECTURES = {"conv1d": ConvAutoencoder1d, "conv2d": ConvAutoencoder2d}
+class DenseAutoencoder(nnx.Module):
+    """Dense layers over the flattened patch: the MIMII / DCASE 2020 baseline's network.
+
+    ``patch_frames * n_channels -> h -> h -> latent -> h -> h -> patch_frames * n_channels``,
+    ReLU on every hidden layer (the bottleneck included, as in the baseline) and a linear output;
+    with ``patch_frames=5``, 64 mels, ``hidden_channels=64`` and ``latent_dim=8`` it is the
+    MIMII baseline's 64-64-8-64-64 (Purohit et al., DCASE 2019 workshop).
+    """
+
+    def __init__(self, config: NetworkConfig, *, rngs: nnx.Rngs):
+        n_inputs = config.patch_frames * config.n_channels
+        h = config.hidden_channels
+        sizes = [n_inputs, h, h, config.latent_dim, h, h, n_inputs]
+        self.layers = nnx.List(
+            [nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+        )
+
+    def __call__(self, x):
+        shape = x.shape
+        z = x.reshape(shape[0], -1)
+        for layer in self.layers[:-1]:
+            z = nnx.relu(layer(z))
+        return self.layers[-1](z).reshape(shape)
+
+
+ARCHITECTURES = {
+    "conv1d": ConvAutoencoder1d,
+    "conv2d": ConvAutoencoder2d,
+    "dense": DenseAutoencoder,
+}
 
 
 def build_network(config: NetworkConfig, seed_key) -> nnx.Module:

@@ -12,7 +12,7 @@ The detector sees its training data as :class:`Clips`, rows of a *source*: an in
   trained a group of clips at a time: each epoch shuffles the clips, cuts them into groups of
   many clips (so every batch still mixes patches of many clips), and each group is read,
   standardised and put on the device, then trained on its patches in random order.
-- :func:`frame_errors`: scoring in chunks of clips (a clip's errors do not depend on the other
+- :func:`map_chunks`: scoring in chunks of clips (a clip's errors do not depend on the other
   clips of its inference batch, so chunking changes no number).
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 
 from ._store import FeatureStore
 
-__all__ = ["Clips", "channel_stats", "TrainingFeed", "frame_errors", "GROUP_BYTES"]
+__all__ = ["Clips", "channel_stats", "TrainingFeed", "map_chunks", "GROUP_BYTES"]
 
 #: Standardised float32 clips of a store trained on per group (device memory per group):
 #: about 260 eight-second clips at 64 mels, 1,800 patches, so a batch still mixes many clips.
@@ -77,11 +77,10 @@ class Clips:
             return self.source.read(rows)
         return np.asarray(self.source[rows], dtype=np.float32)
 
-    def standardised(self, index, mean, scale):
-        """Clips ``index`` standardised, time-major float32 ``(k, n_frames, n_channels)``."""
-        raw = self.read(index).transpose(0, 2, 1)
-        # float32 in, float64 arithmetic, float32 out: as the in-memory path always did.
-        return ((raw - mean) / scale).astype(np.float32)
+    def standardised(self, index, standardise):
+        """Clips ``index`` time-major, ``standardise(raw (k, n_frames, n_channels), rows)``
+        (``rows``: their rows in the source, for error messages)."""
+        return standardise(self.read(index).transpose(0, 2, 1), self.rows[index])
 
     def cache_key(self):
         """What ``joblib.Memory`` hashes for these clips: an array's bytes, a store's digest
@@ -116,7 +115,7 @@ def _update():
     return update
 
 
-def to_device(clips, index, mean, scale, n_rows, layout):
+def to_device(clips, index, standardise, n_rows, layout):
     """Clips ``index`` standardised into one device buffer of ``n_rows`` rows (zero padded).
 
     Built a chunk at a time into a donated buffer, so host memory holds one chunk and the
@@ -128,7 +127,7 @@ def to_device(clips, index, mean, scale, n_rows, layout):
     step = clips.chunk_size()
     update = _update()
     for lo in range(0, len(rows), step):
-        chunk = layout.put_replicated(clips.standardised(rows[lo : lo + step], mean, scale))
+        chunk = layout.put_replicated(clips.standardised(rows[lo : lo + step], standardise))
         buffer = update(buffer, chunk, lo)
     return buffer
 
@@ -152,14 +151,14 @@ class TrainingFeed:
     mean_loss, n_patches)``. Resident clips are one call with every clip in order.
     """
 
-    def __init__(self, clips, mean, scale, layout, group_bytes=None):
+    def __init__(self, clips, standardise, layout, group_bytes=None):
         group_bytes = GROUP_BYTES if group_bytes is None else group_bytes
-        self.clips, self.mean, self.scale, self.layout = clips, mean, scale, layout
+        self.clips, self.standardise, self.layout = clips, standardise, layout
         self.resident = not clips.on_disk or clips.nbytes <= group_bytes
         if self.resident:
             self.group = clips.n_clips
             rows = pad_rows(clips.n_clips)
-            self._X = to_device(clips, slice(None), mean, scale, rows, layout)
+            self._X = to_device(clips, slice(None), standardise, rows, layout)
         else:
             per_clip = clips.nbytes // clips.n_clips
             self.group = max(1, group_bytes // per_clip)
@@ -175,7 +174,7 @@ class TrainingFeed:
         for lo in range(0, n, self.group):
             # Sorted within the group: reads of neighbouring rows merge; the step shuffles.
             members = np.sort(order[lo : lo + self.group])
-            X = to_device(self.clips, members, self.mean, self.scale, self.group, self.layout)
+            X = to_device(self.clips, members, self.standardise, self.group, self.layout)
             params, opt_state, loss, n_patches = run(params, opt_state, X, members, rng)
             # The group's steps are dispatched asynchronously: wait for them before the next
             # group is built, or two groups would be alive at once (measured: +40 MB peak).
@@ -186,15 +185,20 @@ class TrainingFeed:
         return params, opt_state, total / count
 
 
-def frame_errors(clips, mean, scale, score, reduce=None):
-    """``score(X)`` of standardised chunks of ``clips``, concatenated along the clips.
+def map_chunks(clips, standardise, fn):
+    """``fn`` of the standardised chunks of ``clips``, concatenated along the clips.
 
-    With ``reduce``, ``reduce(score(X))`` per chunk: a clip score, say, without holding the
-    frame errors of every clip.
+    ``fn`` returns an array, or a tuple of arrays (or None), per chunk of clips; a clip's
+    result must not depend on the other clips of its chunk (true of scoring: inference
+    batches have a fixed size).
     """
     step = clips.chunk_size()
-    out = []
-    for lo in range(0, clips.n_clips, step):
-        errors = score(clips.standardised(slice(lo, lo + step), mean, scale))
-        out.append(errors if reduce is None else reduce(errors))
-    return np.concatenate(out)
+    parts = [
+        fn(clips.standardised(slice(lo, lo + step), standardise))
+        for lo in range(0, clips.n_clips, step)
+    ]
+    if not isinstance(parts[0], tuple):
+        return np.concatenate(parts)
+    return tuple(
+        None if column[0] is None else np.concatenate(column) for column in zip(*parts, strict=True)
+    )

@@ -12,6 +12,7 @@ is padded and masked so that the step compiles once per shape.
 
 import functools
 import time
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +27,13 @@ __all__ = [
     "patch_starts",
     "init_state",
     "run_epoch",
+    "run_members_epoch",
+    "init_members",
+    "inference",
+    "trainer",
+    "error_maps",
     "frame_errors",
+    "frame_errors_and_profiles",
 ]
 
 #: Patches per inference call; fixed so that a clip's score never depends on its neighbours.
@@ -68,15 +75,57 @@ def training_tiles(n_clips, n_frames, patch_frames, rng):
 # --------------------------------------------------------------------------- compiled steps
 
 
+class Inference(NamedTuple):
+    """The jitted scoring functions of one network shape."""
+
+    graphdef: object
+    patch_errors: object  # (params, patches) -> squared errors, shape of the patches
+    patch_frame_errors: object  # (params, patches) -> errors averaged over channels (b, t)
+    patch_scores: object  # (params, patches) -> ((b, t) as above, (b, c) time-mean per channel)
+
+
+class Trainer(NamedTuple):
+    """The optimizer and jitted training steps of one network shape and optimizer setting."""
+
+    optimizer: object
+    train_step: object  # (params, opt_state, X, clips, starts, mask) -> (params, opt_state, loss)
+    #: The same step for networks stacked on a leading member axis, trained side by side on
+    #: their own patches of the shared ``X`` (``jax.vmap``: one dispatch for all members).
+    members_step: object
+
+
+def _apply(graphdef, params, patches):
+    return nnx.merge(graphdef, params)(patches)
+
+
 @functools.lru_cache(maxsize=32)
-def _compiled(config: NetworkConfig, learning_rate: float):
-    """The jitted functions for one network shape and learning rate (cached across fits)."""
+def inference(config: NetworkConfig) -> Inference:
+    """The jitted scoring of one network shape (cached across fits; no training setting)."""
     graphdef, _ = nnx.split(build_network(config, jax.random.key(0)))
+
+    @jax.jit
+    def patch_errors(params, patches):
+        return (_apply(graphdef, params, patches) - patches) ** 2
+
+    @jax.jit
+    def patch_frame_errors(params, patches):
+        # The 0.1 release's scoring, kept operation for operation: old model files score alike.
+        return jnp.mean((_apply(graphdef, params, patches) - patches) ** 2, axis=2)
+
+    @jax.jit
+    def patch_scores(params, patches):
+        errors = (_apply(graphdef, params, patches) - patches) ** 2
+        return jnp.mean(errors, axis=2), jnp.mean(errors, axis=1)
+
+    return Inference(graphdef, patch_errors, patch_frame_errors, patch_scores)
+
+
+@functools.lru_cache(maxsize=32)
+def trainer(config: NetworkConfig, learning_rate: float) -> Trainer:
+    """The optimizer and jitted training step for one network shape and learning rate."""
+    graphdef = inference(config).graphdef
     optimizer = optax.adam(learning_rate)
     n_frames = config.patch_frames
-
-    def apply(params, patches):
-        return nnx.merge(graphdef, params)(patches)
 
     def gather(X, clips, starts):
         def one(c, s):
@@ -85,27 +134,25 @@ def _compiled(config: NetworkConfig, learning_rate: float):
         return jax.vmap(one)(clips, starts)
 
     def loss_fn(params, patches, mask):
-        per_patch = jnp.mean((apply(params, patches) - patches) ** 2, axis=(1, 2))
+        per_patch = jnp.mean((_apply(graphdef, params, patches) - patches) ** 2, axis=(1, 2))
         return jnp.sum(per_patch * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
-    @functools.partial(jax.jit, donate_argnums=(0, 1))
-    def train_step(params, opt_state, X, clips, starts, mask):
+    def step(params, opt_state, X, clips, starts, mask):
         patches = gather(X, clips, starts)
         loss, grads = jax.value_and_grad(loss_fn)(params, patches, mask)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    @jax.jit
-    def patch_frame_errors(params, patches):
-        # (batch, patch_frames): squared error averaged over the mel bins.
-        return jnp.mean((apply(params, patches) - patches) ** 2, axis=2)
-
-    return graphdef, optimizer, train_step, patch_frame_errors
+    train_step = jax.jit(step, donate_argnums=(0, 1))
+    members_step = jax.jit(
+        jax.vmap(step, in_axes=(0, 0, None, 0, 0, 0)), donate_argnums=(0, 1)
+    )
+    return Trainer(optimizer, train_step, members_step)
 
 
 def init_state(config, learning_rate, key):
     """Fresh parameters and optimizer state as pytrees of host numpy arrays."""
-    _, optimizer, _, _ = _compiled(config, float(learning_rate))
+    optimizer = trainer(config, float(learning_rate)).optimizer
     params = nnx.state(build_network(config, key), nnx.Param)
     opt_state = optimizer.init(params)
     return to_host(params), to_host(opt_state)
@@ -121,14 +168,14 @@ def to_pure(params):
 
 
 @functools.lru_cache(maxsize=32)
-def _abstract_params(config):
+def abstract_params(config):
     # Tracing the constructor costs ~20 ms, most of a small scoring call: do it once per shape.
     return nnx.state(nnx.eval_shape(lambda: build_network(config, jax.random.key(0))))
 
 
 def from_pure(config, pure):
     """Rebuild the parameter pytree of ``config`` from :func:`to_pure`'s nested dicts."""
-    params = jax.tree.map(lambda leaf: leaf, _abstract_params(config))  # a fresh container
+    params = jax.tree.map(lambda leaf: leaf, abstract_params(config))  # a fresh container
     nnx.replace_by_pure_dict(params, jax.tree.map(np.asarray, pure))
     return params
 
@@ -140,25 +187,43 @@ def opt_state_leaves(opt_state):
 
 def opt_state_from_leaves(config, learning_rate, params, leaves):
     """Rebuild the optax state of :func:`opt_state_leaves` around ``params``."""
-    _, optimizer, _, _ = _compiled(config, float(learning_rate))
+    optimizer = trainer(config, float(learning_rate)).optimizer
     treedef = jax.tree.structure(optimizer.init(params))
     return jax.tree.unflatten(treedef, [np.asarray(leaf) for leaf in leaves])
+
+
+def init_members(config, learning_rate, key, n_members):
+    """Fresh parameters and optimizer states of ``n_members`` networks, stacked on axis 0.
+
+    Member ``m`` draws its weights from ``fold_in(key, m)``, so member 0 is the network that
+    :func:`init_state` draws from ``fold_in(key, 0)``.
+    """
+    states = [
+        init_state(config, learning_rate, jax.random.fold_in(key, m)) for m in range(n_members)
+    ]
+    return stack([p for p, _ in states]), stack([o for _, o in states])
+
+
+def stack(trees):
+    """Pytrees of equal structure stacked leaf by leaf on a new leading axis (numpy)."""
+    return jax.tree.map(lambda *leaves: np.stack([np.asarray(x) for x in leaves]), *trees)
+
+
+def member(tree, m):
+    """Member ``m`` of a stacked pytree (numpy leaves)."""
+    return jax.tree.map(lambda leaf: np.asarray(leaf)[m], tree)
 
 
 # --------------------------------------------------------------------------- training
 
 
-def run_epoch(
-    config, learning_rate, batch_size, params, opt_state, X_device, clips, starts, rng,
-    layout=None,
-):
+def run_epoch(config, learning_rate, batch_size, params, opt_state, X_device, clips, starts, rng):
     """One pass over the patches ``(clips[i], starts[i])`` of ``X_device`` in random order.
 
     Returns the updated ``(params, opt_state)`` (device pytrees) and the mean training loss.
-    ``params`` and ``opt_state`` are donated: do not reuse the arrays passed in. With a
-    ``layout`` (:class:`~skaudio_ad._devices.Layout`) every batch is split over its devices.
+    ``params`` and ``opt_state`` are donated: do not reuse the arrays passed in.
     """
-    _, _, train_step, _ = _compiled(config, float(learning_rate))
+    train_step = trainer(config, float(learning_rate)).train_step
     n = len(clips)
     order = rng.permutation(n)
     n_batches = -(-n // batch_size)
@@ -166,18 +231,19 @@ def run_epoch(
     # Padding repeats real patches (any valid index works) with a zero mask weight.
     order = np.resize(order, padded)
     mask = (np.arange(padded) < n).astype(np.float32).reshape(n_batches, batch_size)
-    clip_batches = clips[order].astype(np.int32).reshape(n_batches, batch_size)
-    start_batches = starts[order].astype(np.int32).reshape(n_batches, batch_size)
-    width = batch_size if layout is None else layout.round_batch(batch_size)
-    if width > batch_size:
-        # Masked patches (weight 0) so the device count divides the batch: same loss.
-        extra = ((0, 0), (0, width - batch_size))
-        clip_batches, start_batches = np.pad(clip_batches, extra), np.pad(start_batches, extra)
-        mask = np.pad(mask, extra)
-    put = jax.device_put if layout is None else layout.put_batch
     # One transfer for the epoch, already split per step (slicing device arrays in the loop
     # would dispatch three extra operations per step).
-    batches = put(list(zip(clip_batches, start_batches, mask, strict=True)))
+    batches = jax.device_put(
+        [
+            (c, s, m)
+            for c, s, m in zip(
+                clips[order].astype(np.int32).reshape(n_batches, batch_size),
+                starts[order].astype(np.int32).reshape(n_batches, batch_size),
+                mask,
+                strict=True,
+            )
+        ]
+    )
     losses = []
     for c, s, m in batches:
         params, opt_state, loss = train_step(params, opt_state, X_device, c, s, m)
@@ -187,46 +253,132 @@ def run_epoch(
     return params, opt_state, epoch_loss
 
 
-def frame_errors(config, learning_rate, params, X, hop, layout=None):
-    """Per-frame reconstruction error of every clip, ``(n_clips, n_frames)`` float64.
+def run_members_epoch(config, learning_rate, batch_size, params, opt_state, X_device, tiles,
+                      rng, layout=None):
+    """One epoch of stacked networks, member ``m`` on its patches ``tiles[m] = (clips, starts)``.
 
-    Each clip is cut into patches of ``config.patch_frames`` with ``hop``; a frame's error is the
-    mean over mel bins of the squared error, averaged over the patches covering it. Inference
-    batches have a fixed size so that a clip's errors do not depend on the other clips. With a
-    ``layout``, every inference batch is split over its devices.
+    Every member takes the same number of steps (the shorter patch lists are padded with
+    masked patches). Returns the updated stacked ``(params, opt_state)`` (donated, as in
+    :func:`run_epoch`) and each member's mean training loss, shape ``(n_members,)``.
     """
-    _, _, _, patch_frame_errors = _compiled(config, float(learning_rate))
+    members_step = trainer(config, float(learning_rate)).members_step
+    n_batches = max(-(-len(c) // batch_size) for c, _ in tiles)
+    padded = n_batches * batch_size
+    clips, starts, masks = [], [], []
+    for c, s in tiles:
+        order = np.resize(rng.permutation(len(c)), padded)
+        clips.append(c[order])
+        starts.append(s[order])
+        masks.append(np.arange(padded) < len(c))
+
+    # With a layout (skaudio_ad._devices) every batch is split over its devices; a batch
+    # they do not divide is widened with masked patches (same loss and gradient).
+    width = batch_size if layout is None else layout.round_batch(batch_size)
+
+    def per_step(a, dtype):
+        a = np.stack(a).astype(dtype).reshape(len(tiles), n_batches, batch_size)
+        return np.pad(a, ((0, 0), (0, 0), (0, width - batch_size)))
+
+    clips, starts = per_step(clips, np.int32), per_step(starts, np.int32)
+    mask = per_step(masks, np.float32)
+    steps = [(clips[:, b], starts[:, b], mask[:, b]) for b in range(n_batches)]
+    batches = jax.device_put(steps) if layout is None else layout.put_batch(steps, axis=1)
+    losses = []
+    for c, s, m in batches:
+        params, opt_state, loss = members_step(params, opt_state, X_device, c, s, m)
+        losses.append(loss)
+    weights = mask.sum(axis=2)  # (n_members, n_batches)
+    per_member = (np.asarray(jnp.stack(losses, axis=1)) * weights).sum(axis=1)
+    return params, opt_state, per_member / weights.sum(axis=1)
+
+
+def _patch_batches(X, T, hop, layout=None):
+    """Chunks of clips cut into fixed-size batches of patches: ``(lo, n_chunk, batches, n)``.
+
+    With a layout, the batches are rounded up to a multiple of its devices and split over them.
+    """
     n_clips, n_frames, n_channels = X.shape
-    T = config.patch_frames
     starts = patch_starts(n_frames, T, hop)
-    coverage = np.zeros(n_frames)
-    for s in starts:
-        coverage[s : s + T] += 1
     window = starts[:, None] + np.arange(T)  # (n_patches, T)
-    batch_size = INFERENCE_BATCH if layout is None else layout.round_batch(INFERENCE_BATCH)
-    put = jax.device_put if layout is None else layout.put_batch
-    clips_per_call = max(1, batch_size // len(starts))
-    out = np.empty((n_clips, n_frames))
+    size = INFERENCE_BATCH if layout is None else layout.round_batch(INFERENCE_BATCH)
+    put = (lambda b: b) if layout is None else layout.put_batch
+    clips_per_call = max(1, size // len(starts))
     for lo in range(0, n_clips, clips_per_call):
         chunk = X[lo : lo + clips_per_call]
         patches = chunk[:, window].reshape(-1, T, n_channels)
         n_real = patches.shape[0]
-        batch = -(-n_real // batch_size) * batch_size
+        batch = -(-n_real // size) * size
         if batch > n_real:
             patches = np.concatenate(
                 [patches, np.zeros((batch - n_real, T, n_channels), patches.dtype)]
             )
-        errs = []
-        for b in range(0, batch, batch_size):
-            errs.append(patch_frame_errors(params, put(patches[b : b + batch_size])))
-        errs = np.concatenate([np.asarray(e) for e in errs])[:n_real].astype(np.float64)
-        errs = errs.reshape(len(chunk), len(starts), T)
-        sums = np.zeros((len(chunk), n_frames))
-        for j, s in enumerate(starts):
-            sums[:, s : s + T] += errs[:, j]
-        out[lo : lo + len(chunk)] = sums / coverage
+        yield lo, len(chunk), [put(patches[b : b + size]) for b in range(0, batch, size)], n_real
+
+
+def _overlap_add(errs, starts, n_frames, T):
+    """Per-patch errors ``(n, n_patches, T, ...)`` averaged over the patches covering a frame."""
+    coverage = np.zeros(n_frames)
+    for s in starts:
+        coverage[s : s + T] += 1
+    sums = np.zeros((errs.shape[0], n_frames, *errs.shape[3:]))
+    for j, s in enumerate(starts):
+        sums[:, s : s + T] += errs[:, j]
+    return sums / coverage.reshape(-1, *([1] * (errs.ndim - 3)))
+
+
+def frame_errors(config, params, X, hop, layout=None):
+    """Per-frame reconstruction error of every clip, ``(n_clips, n_frames)`` float64.
+
+    Each clip is cut into patches of ``config.patch_frames`` with ``hop``; a frame's error is the
+    mean over channels of the squared error, averaged over the patches covering it. Inference
+    batches have a fixed size so that a clip's errors do not depend on the other clips.
+    """
+    fn = inference(config).patch_frame_errors
+    T, n_frames = config.patch_frames, X.shape[1]
+    starts = patch_starts(n_frames, T, hop)
+    out = np.empty((X.shape[0], n_frames))
+    for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
+        errs = np.concatenate([np.asarray(fn(params, b)) for b in batches])[:n_real]
+        errs = errs.astype(np.float64).reshape(n, len(starts), T)
+        out[lo : lo + n] = _overlap_add(errs, starts, n_frames, T)
     return out
 
+
+def frame_errors_and_profiles(config, params, X, hop, layout=None):
+    """:func:`frame_errors`, and each clip's mean error per channel over its patches.
+
+    Returns ``(frames, profiles)`` of shapes ``(n_clips, n_frames)`` and ``(n_clips,
+    n_channels)``, float64, from one pass of the network.
+    """
+    fn = inference(config).patch_scores
+    T, n_frames = config.patch_frames, X.shape[1]
+    starts = patch_starts(n_frames, T, hop)
+    frames = np.empty((X.shape[0], n_frames))
+    profiles = np.empty((X.shape[0], X.shape[2]))
+    for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
+        outs = [fn(params, b) for b in batches]
+        f = np.concatenate([np.asarray(o[0]) for o in outs])[:n_real].astype(np.float64)
+        c = np.concatenate([np.asarray(o[1]) for o in outs])[:n_real].astype(np.float64)
+        frames[lo : lo + n] = _overlap_add(f.reshape(n, len(starts), T), starts, n_frames, T)
+        profiles[lo : lo + n] = c.reshape(n, len(starts), -1).mean(axis=1)
+    return frames, profiles
+
+
+def error_maps(config, params, X, hop, layout=None):
+    """Squared error of every frame and channel, ``(n_clips, n_frames, n_channels)`` float64.
+
+    As :func:`frame_errors` before the mean over channels: per channel, averaged over the
+    patches covering the frame.
+    """
+    fn = inference(config).patch_errors
+    T, n_frames = config.patch_frames, X.shape[1]
+    starts = patch_starts(n_frames, T, hop)
+    out = np.empty(X.shape, dtype=np.float64)
+    for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
+        errs = np.concatenate([np.asarray(fn(params, b)) for b in batches])[:n_real]
+        errs = errs.astype(np.float64).reshape(n, len(starts), T, X.shape[2])
+        out[lo : lo + n] = _overlap_add(errs, starts, n_frames, T)
+    return out
 
 
 #: Wall clock for the per-epoch ``seconds`` of ``history_``.

@@ -23,7 +23,14 @@ from skaudio_ad import (
 
 # Shapes shared with tests/test_detector.py, so that JAX compiles each step once per session.
 N_MELS, N_FRAMES, PATCH = 16, 64, 16
-SMALL = dict(patch_frames=PATCH, hidden_channels=16, latent_dim=8, max_epochs=4, batch_size=16)
+SMALL = dict(
+    patch_frames=PATCH,
+    hidden_channels=16,
+    latent_dim=8,
+    max_epochs=4,
+    batch_size=16,
+    validation_fraction=0.2,
+)
 SR = 8000
 
 
@@ -149,17 +156,18 @@ def test_large_store_trains_a_group_at_a_time(tmp_path, monkeypatch):
     built = []
     to_device = _streaming.to_device
 
-    def spy(clips, index, mean, scale, n_rows, layout):
+    def spy(clips, index, standardise, n_rows, layout):
         built.append((len(np.arange(clips.n_clips)[index]), n_rows))
-        return to_device(clips, index, mean, scale, n_rows, layout)
+        return to_device(clips, index, standardise, n_rows, layout)
 
     monkeypatch.setattr(_streaming, "to_device", spy)
     detector = ConvAutoencoderDetector(**SMALL, random_state=0).fit(store)
-    # 36 training clips in groups of at most 12, every clip once per epoch, on one shape.
+    # The training clips in groups of at most 12, every clip once per epoch, on one shape.
+    n_train = 40 - len(detector.validation_indices_)
     assert detector.n_epochs_ == 4
-    assert len(built) == 4 * 3
+    assert len(built) == 4 * -(-n_train // 12)
     assert {rows for _, rows in built} == {12}
-    assert sum(n for n, _ in built) == 4 * 36
+    assert sum(n for n, _ in built) == 4 * n_train
     in_memory = ConvAutoencoderDetector(**SMALL, random_state=0).fit(X)
     # Other batches, the same learning: losses and scores close to the in-memory fit.
     np.testing.assert_allclose(

@@ -5,6 +5,7 @@ for a normal clip, whereas scikit-learn detectors ``predict`` -1 for an anomaly.
 """
 
 from ._loaders import load_dcase2020, load_mimii
+from ._mixing import mix_background
 from ._synthetic import make_machine_sounds
 
-__all__ = ["load_dcase2020", "load_mimii", "make_machine_sounds"]
+__all__ = ["load_dcase2020", "load_mimii", "make_machine_sounds", "mix_background"]

@@ -1,0 +1,223 @@
+"""Detection quality on every labelled real clip in ../shared/data, clean and with background.
+
+    python benchmarks/quality.py [--quick] [--systems default knn ...] [--splits 5]
+        [--seeds 3] [--data ../shared/data] [--out benchmarks/results/quality.md]
+
+Sets: MIMII fan id_00 (channel 0) and the DCASE 2020 dev sample per machine type (fan, pump,
+slider, valve, ToyCar, ToyConveyor; every clip cropped to 10 s). Conditions: clean, and with
+recordings of the *other* machine types mixed into every train and test clip at -6 and -12 dB
+by :func:`skaudio_ad.datasets.mix_background` (SNR = mean power of the machine clip over mean
+power of the added background over the clip; each clip draws its own background clip, of a
+random other type, at a random offset, looped or cropped). Log-mel features
+(``MelSpectrogramTransformer(sr=16000)`` defaults) are computed once per set and condition and
+cached under ``benchmarks/scratch/``.
+
+Protocol: per set, ``--splits`` random splits of the normal clips (test = ``min(10, n // 2)``
+normals plus every anomaly, train = the other normals), each with ``--seeds`` seeds. Reported
+per condition: mean +- sd over sets of the per-set mean ROC AUC (anomaly = positive, score =
+``-score_samples``), the false-alarm rate of ``predict`` on the held-out normal clips (a
+Gaussian gives 2.3 % at k = 2), the paired AUC difference against the reference system over
+every (set, condition, split, seed), and the mean fit time.
+"""
+
+import argparse
+import json
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _baselines import SYSTEMS  # noqa: E402
+
+from skaudio_ad import MelSpectrogramTransformer  # noqa: E402
+from skaudio_ad.datasets import mix_background  # noqa: E402
+from skaudio_ad.io import load_audio  # noqa: E402
+
+SR = 16000
+DURATION = 10.0
+CONDITIONS = {"clean": None, "-6 dB": -6.0, "-12 dB": -12.0}
+DCASE_TYPES = ["fan", "pump", "slider", "valve", "ToyCar", "ToyConveyor"]
+
+
+def discover(data):
+    """``{set name: (machine type, normal paths, anomaly paths)}`` of the real samples."""
+    sets = {}
+    mimii = data / "mimii" / "fan" / "id_00"
+    if mimii.is_dir():
+        sets["MIMII fan id_00"] = (
+            "fan",
+            sorted((mimii / "normal").glob("*.wav")),
+            sorted((mimii / "abnormal").glob("*.wav")),
+        )
+    for kind in DCASE_TYPES:
+        folder = data / "dcase2020" / "dev_data" / kind
+        if not folder.is_dir():
+            continue
+        normal = sorted((folder / "test").glob("normal_*.wav"))
+        normal += sorted((folder / "train").glob("normal_*.wav"))
+        anomaly = sorted((folder / "test").glob("anomaly_*.wav"))
+        sets[f"DCASE {kind}"] = (kind, normal, anomaly)
+    return sets
+
+
+def background_pool(sets, kind):
+    """Waveform files of every machine type but ``kind``, grouped by type."""
+    pool = {}
+    for other, normal, anomaly in sets.values():
+        if other != kind:
+            pool.setdefault(other, []).extend(normal + anomaly)
+    return {k: sorted(set(v)) for k, v in pool.items()}
+
+
+def features(name, kind, paths, pool, snr, scratch):
+    """Log-mel features of ``paths`` with background at ``snr`` dB (None: clean), cached."""
+    tag = "clean" if snr is None else f"{snr:+g}dB"
+    cache = scratch / f"{zlib.crc32(name.encode()):08x}_{tag}.npz"
+    if cache.exists():
+        return np.load(cache)["X"]
+    waves = load_audio(paths, sr=SR, duration=DURATION)
+    if snr is not None:
+        rng = np.random.default_rng(zlib.crc32(f"{name}|{tag}".encode()))
+        types = sorted(pool)
+        for i in range(len(waves)):
+            files = pool[types[rng.integers(len(types))]]
+            background = load_audio([files[rng.integers(len(files))]], sr=SR)[0]
+            offset = int(rng.integers(len(background)))
+            waves[i] = mix_background(waves[i], background, snr, offset=offset)
+    X = MelSpectrogramTransformer(sr=SR).fit_transform(waves).astype(np.float32)
+    scratch.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, X=X)
+    return X
+
+
+def splits(n_normal, n_splits, name):
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    n_test = min(10, n_normal // 2)
+    for _ in range(n_splits):
+        order = rng.permutation(n_normal)
+        yield order[n_test:], order[:n_test]
+
+
+def run(args):
+    sets = discover(args.data)
+    if args.quick:
+        wanted = ["MIMII fan id_00", "DCASE valve", "DCASE pump", "DCASE slider"]
+        sets = {k: v for k, v in sets.items() if k in wanted}
+    if args.sets:
+        sets = {k: v for k, v in sets.items() if any(s in k for s in args.sets)}
+    rows = []
+    for name, (kind, normal, anomaly) in sets.items():
+        pool = background_pool(discover(args.data), kind)
+        for condition, snr in CONDITIONS.items():
+            if args.conditions and condition not in args.conditions:
+                continue
+            X = features(name, kind, list(normal) + list(anomaly), pool, snr, args.scratch)
+            X_normal, X_anomaly = X[: len(normal)], X[len(normal) :]
+            for split, (train, test) in enumerate(splits(len(normal), args.splits, name)):
+                X_test = np.concatenate([X_normal[test], X_anomaly])
+                y_test = np.r_[np.zeros(len(test)), np.ones(len(X_anomaly))]
+                for seed in range(args.seeds):
+                    for system in args.systems:
+                        start = time.perf_counter()
+                        model = SYSTEMS[system](seed).fit(X_normal[train])
+                        fit_s = time.perf_counter() - start
+                        score = -model.score_samples(X_test)
+                        flagged = model.predict(X_normal[test]) == -1
+                        rows.append(dict(
+                            set=name, condition=condition, split=split, seed=seed,
+                            system=system, auc=roc_auc_score(y_test, score),
+                            far=float(flagged.mean()), fit_s=fit_s, n_train=len(train),
+                        ))
+                print(f"{name:16s} {condition:7s} split {split}: " + "  ".join(
+                    f"{r['system']} {r['auc']:.3f}" for r in rows[-len(args.systems):]
+                ), flush=True)
+    return rows
+
+
+def summarise(rows, systems, reference):
+    """Markdown tables: per condition group, per set, and paired differences."""
+    import collections
+
+    by = collections.defaultdict(list)
+    for r in rows:
+        by[(r["system"], r["set"], r["condition"])].append(r)
+    sets = sorted({r["set"] for r in rows})
+    groups = {"clean": ["clean"], "noisy (-6, -12 dB)": ["-6 dB", "-12 dB"]}
+    lines = ["| system | " + " | ".join(f"AUC {g}" for g in groups)
+             + " | FAR clean | FAR noisy | fit s |",
+             "| --- |" + " --- |" * (len(groups) + 3)]
+    for system in systems:
+        cells, fars = [], []
+        for conds in groups.values():
+            per_set = [np.mean([r["auc"] for r in by[(system, s, c)]])
+                       for s in sets for c in conds if by[(system, s, c)]]
+            cells.append(f"{np.mean(per_set):.3f} ± {np.std(per_set):.3f}")
+            fars.append(np.mean([r["far"] for s in sets for c in conds
+                                 for r in by[(system, s, c)]]))
+        fit = np.mean([r["fit_s"] for r in rows if r["system"] == system])
+        lines.append(f"| {system} | " + " | ".join(cells)
+                     + f" | {fars[0]:.3f} | {fars[1]:.3f} | {fit:.1f} |")
+    lines += ["", "Per set (mean AUC over splits and seeds; clean / -6 dB / -12 dB):", "",
+              "| system | " + " | ".join(sets) + " |", "| --- |" + " --- |" * len(sets)]
+    for system in systems:
+        cells = []
+        for s in sets:
+            cells.append(" / ".join(
+                f"{np.mean([r['auc'] for r in by[(system, s, c)]]):.2f}"
+                for c in CONDITIONS if by[(system, s, c)]))
+        lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    if reference in systems:
+        lines += ["", f"Paired AUC difference against `{reference}` (mean ± sd over every "
+                  "set, condition, split and seed; wins/losses):", "",
+                  "| system | clean | noisy |", "| --- | --- | --- |"]
+        key = {(r["set"], r["condition"], r["split"], r["seed"]): r["auc"]
+               for r in rows if r["system"] == reference}
+        for system in systems:
+            if system == reference:
+                continue
+            cells = []
+            for conds in groups.values():
+                d = np.array([r["auc"] - key[(r["set"], r["condition"], r["split"], r["seed"])]
+                              for r in rows if r["system"] == system and r["condition"] in conds])
+                cells.append(f"{d.mean():+.3f} ± {d.std():.3f} ({(d > 0).sum()}/{(d < 0).sum()})")
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--scratch", type=Path, default=ROOT / "benchmarks" / "scratch")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS))
+    parser.add_argument("--reference", default="old-default")
+    parser.add_argument("--sets", nargs="+")
+    parser.add_argument("--conditions", nargs="+")
+    parser.add_argument("--splits", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true",
+                        help="4 sets, 2 splits, 1 seed: minutes, for iterating")
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--rows", type=Path, help="write every row as JSON lines here")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.error(f"--data {args.data} is not a folder (the real samples live there)")
+    if args.quick:
+        args.splits, args.seeds = min(args.splits, 2), 1
+    rows = run(args)
+    table = summarise(rows, args.systems, args.reference)
+    print(table)
+    if args.rows:
+        args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if args.out:
+        args.out.write_text(table + "\n")
+
+
+if __name__ == "__main__":
+    main()
