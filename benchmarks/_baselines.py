@@ -162,6 +162,10 @@ OLD_DEFAULT = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction"
 SYSTEMS = {
     "default": lambda seed: ConvAutoencoderDetector(random_state=seed),
     "old-default": _old_default,
+    # Candidates measured on the way to the default (benchmarks/results/quality.md).
+    "reconstruction-oof": lambda seed: ConvAutoencoderDetector(
+        random_state=seed, evidence="reconstruction"),
+    "combined-long": lambda seed: ConvAutoencoderDetector(random_state=seed, max_epochs=1000),
     "iforest": lambda seed: IForestBaseline(random_state=seed),
     "knn": lambda seed: KNNBaseline(),
     "gmm": lambda seed: GMMBaseline(random_state=seed),

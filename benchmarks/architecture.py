@@ -22,6 +22,7 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 
 from skaudio_ad import ConvAutoencoderDetector, MelSpectrogramTransformer
+from skaudio_ad.datasets import mix_background
 from skaudio_ad.io import load_audio
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -58,11 +59,9 @@ def backgrounds(root, exclude):
 
 
 def mix(X, noise, snr_db, rng):
+    """Each clip plus a random background clip at ``snr_db`` (:func:`mix_background`)."""
     picks = noise[rng.integers(0, len(noise), size=len(X))]
-    p_sig = np.mean(X.astype(np.float64) ** 2, axis=1, keepdims=True)
-    p_bg = np.mean(picks.astype(np.float64) ** 2, axis=1, keepdims=True)
-    gain = np.sqrt(p_sig / (p_bg * 10 ** (snr_db / 10)))
-    return (X + gain * picks).astype(np.float32)
+    return mix_background(X, picks, snr_db)
 
 
 def main():

@@ -30,9 +30,9 @@ n_fft 1024, hop 512, the baseline's settings), computed once per job:
 ``--mix-background DIR --mix-snr S`` adds real background to every train and test clip: WAV
 files found under DIR, except those in a folder named like the machine type, split per job into
 disjoint halves for training and test clips, each clip drawing one recording at a random
-circular offset. The background is scaled to S dB below the mean power of the job's clean
-training clips (the same gain for every clip: a factory does not get quieter when a machine
-does).
+circular offset, mixed by :func:`skaudio_ad.datasets.mix_background` (the one mixing rule of
+every benchmark): S is the ratio in dB of the clip's mean power to the added background's, over
+the clip, MIMII's own definition of its -6 dB condition.
 
 Outputs in ``--out`` (default ``benchmarks/results/<dataset>[_quick]``): ``results.csv`` (one
 row per condition, system, machine type, id and SNR; re-running skips rows already there),
@@ -63,7 +63,7 @@ if str(Path(__file__).resolve().parent) not in sys.path:
 from _baselines import DenseAutoencoderBaseline, make_iforest_baseline  # noqa: E402
 
 from skaudio_ad import ConvAutoencoderDetector, MelSpectrogramTransformer  # noqa: E402
-from skaudio_ad.datasets import load_dcase2020, load_mimii  # noqa: E402
+from skaudio_ad.datasets import load_dcase2020, load_mimii, mix_background  # noqa: E402
 from skaudio_ad.io import iter_audio_chunks, read_audio  # noqa: E402
 from skaudio_ad.metrics import (  # noqa: E402
     anomaly_balanced_accuracy,
@@ -237,22 +237,19 @@ class BackgroundMixer:
         self.rngs = {part: np.random.default_rng([seed, key, n])
                      for n, part in enumerate(("train", "test"))}
         self.snr_db = snr_db
-        # The gain is set against the clean training clips' mean power.
-        total = sum(np.mean(np.square(X, dtype=np.float64), axis=1).sum()
-                    for _, X in iter_audio_chunks(job.train, 64, sr=SR, channel=0,
-                                                  duration=duration))
-        self.reference_power = total / len(job.train)
 
     def mix(self, X, part):
+        """Each clip plus its own background clip, by :func:`skaudio_ad.datasets.mix_background`.
+
+        The SNR is the clip's mean power over the added background's, both over the clip; the
+        background is a random recording of the pool, looped or cropped from a random offset.
+        """
         rng, pool = self.rngs[part], self.pools[part]
         out = np.array(X, dtype=np.float32)
         for row in range(len(out)):
             background = _background(str(pool[rng.integers(len(pool))]))
-            segment = np.resize(np.roll(background, -rng.integers(len(background))),
-                                out.shape[1])
-            power = max(float(np.mean(np.square(segment, dtype=np.float64))), 1e-20)
-            gain = math.sqrt(self.reference_power / (power * 10 ** (self.snr_db / 10)))
-            out[row] += (gain * segment).astype(np.float32)
+            offset = int(rng.integers(len(background)))
+            out[row] = mix_background(out[row], background, self.snr_db, offset=offset)
         return out
 
 

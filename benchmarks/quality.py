@@ -121,6 +121,8 @@ def run(args):
             X = features(name, kind, list(normal) + list(anomaly), pool, snr, args.scratch)
             X_normal, X_anomaly = X[: len(normal)], X[len(normal) :]
             for split, (train, test) in enumerate(splits(len(normal), args.splits, name)):
+                if split < args.skip_splits:
+                    continue
                 X_test = np.concatenate([X_normal[test], X_anomaly])
                 y_test = np.r_[np.zeros(len(test)), np.ones(len(X_anomaly))]
                 for seed in range(args.seeds):
@@ -135,6 +137,9 @@ def run(args):
                             system=system, auc=roc_auc_score(y_test, score),
                             far=float(flagged.mean()), fit_s=fit_s, n_train=len(train),
                         ))
+                        if args.rows:
+                            with args.rows.open("a") as f:
+                                f.write(json.dumps(rows[-1]) + "\n")
                 print(f"{name:16s} {condition:7s} split {split}: " + "  ".join(
                     f"{r['system']} {r['auc']:.3f}" for r in rows[-len(args.systems):]
                 ), flush=True)
@@ -204,8 +209,20 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true",
                         help="4 sets, 2 splits, 1 seed: minutes, for iterating")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--rows", type=Path, help="write every row as JSON lines here")
+    parser.add_argument("--rows", type=Path, help="append every row as a JSON line here")
+    parser.add_argument("--skip-splits", type=int, default=0,
+                        help="run only splits after the first N (to extend an earlier run)")
+    parser.add_argument("--merge", type=Path, nargs="+",
+                        help="summarise the rows of earlier --rows files instead of running")
     args = parser.parse_args(argv)
+    if args.merge:
+        rows = [json.loads(line) for path in args.merge for line in path.read_text().splitlines()]
+        systems = [s for s in args.systems if any(r["system"] == s for r in rows)]
+        table = summarise(rows, systems, args.reference)
+        print(table)
+        if args.out:
+            args.out.write_text(table + "\n")
+        return
     if not args.data.is_dir():
         parser.error(f"--data {args.data} is not a folder (the real samples live there)")
     if args.quick:
@@ -213,8 +230,6 @@ def main(argv=None):
     rows = run(args)
     table = summarise(rows, args.systems, args.reference)
     print(table)
-    if args.rows:
-        args.rows.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if args.out:
         args.out.write_text(table + "\n")
 

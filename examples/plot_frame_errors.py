@@ -32,7 +32,8 @@ duration = 6.0
 mel = MelSpectrogramTransformer()
 X_train, _ = make_machine_sounds(60, 0, machine="fan", duration=duration, random_state=0)
 S_train = mel.fit_transform(X_train)
-detector = ConvAutoencoderDetector(patch_frames=16, max_epochs=40, random_state=0)
+detector = ConvAutoencoderDetector(patch_frames=16, max_epochs=40, validation_fraction=0.2,
+                                   random_state=0)
 detector.fit(S_train)
 
 # %%

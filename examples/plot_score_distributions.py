@@ -38,7 +38,8 @@ X_test, y_test = make_machine_sounds(40, 40, machine="pump", duration=3.0, snr_d
                                      random_state=1)
 S_train, S_test = mel.fit_transform(X_train), mel.transform(X_test)
 
-detector = ConvAutoencoderDetector(max_epochs=40, random_state=0).fit(S_train)
+detector = ConvAutoencoderDetector(max_epochs=40, validation_fraction=0.2, random_state=0)
+detector.fit(S_train)
 
 # %%
 # Anomaly scores of every group

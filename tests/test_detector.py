@@ -16,6 +16,9 @@ from skaudio_ad import ConvAutoencoderDetector
 # One small shape for every test, so that JAX compiles each step once per session.
 N_MELS, N_FRAMES, PATCH = 16, 64, 16
 SMALL = dict(patch_frames=PATCH, hidden_channels=16, latent_dim=8, max_epochs=30)
+#: The 0.1 release's behaviour: reconstruction error only, early stopping and calibration on
+#: held-out clips.
+LEGACY = dict(evidence="reconstruction", n_folds=1, validation_fraction=0.1, max_steps=None)
 
 
 def spectrograms(n, seed, anomaly=False):
@@ -83,14 +86,16 @@ def test_sign_conventions(fitted, data):
 
 def test_threshold_is_k_std_above_mean_of_validation_errors(data):
     X_train = data[0]
-    detector = ConvAutoencoderDetector(**SMALL, validation_fraction=0.25, random_state=0)
+    detector = ConvAutoencoderDetector(
+        **SMALL, **{**LEGACY, "validation_fraction": 0.25}, random_state=0
+    )
     detector.fit(X_train)
     # The calibration clips are the held-out 25 %, not the training clips.
     assert detector.n_calibration_clips_ == 15
     detector.set_threshold(3.0)
     assert detector.threshold == 3.0
     assert detector.offset_ == pytest.approx(-(detector.error_mean_ + 3 * detector.error_std_))
-    no_valid = ConvAutoencoderDetector(**SMALL, validation_fraction=0.0, random_state=0)
+    no_valid = ConvAutoencoderDetector(**SMALL, random_state=0)
     assert no_valid.fit(X_train).n_calibration_clips_ == len(X_train)
     assert all(h["valid_loss"] is None for h in no_valid.history_)
 
@@ -147,7 +152,9 @@ def test_fitted_attributes_are_plain_and_json_friendly(fitted):
 
 def test_early_stopping_restores_best_weights(data):
     X_train = data[0]
-    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 200}, patience=3, random_state=0)
+    detector = ConvAutoencoderDetector(
+        **{**SMALL, "max_epochs": 200}, **LEGACY, patience=3, random_state=0
+    )
     detector.fit(X_train)
     assert detector.n_epochs_ < 200
     losses = [h["valid_loss"] for h in detector.history_]
@@ -299,8 +306,8 @@ def test_validation_indices_point_at_held_out_normals(data):
     X_train, X_test, y_test = data
     X = np.concatenate([X_test[y_test == 1][:5], X_train])
     y = np.r_[np.ones(5), np.zeros(len(X_train))].astype(int)
-    detector = ConvAutoencoderDetector(**SMALL, normal_label=0, random_state=0).fit(X, y)
-    rows = detector.validation_indices_
+    detector = ConvAutoencoderDetector(**SMALL, **LEGACY, normal_label=0, random_state=0)
+    rows = detector.fit(X, y).validation_indices_
     assert len(rows) == detector.n_calibration_clips_ == 6
     assert np.all(y[rows] == 0)
     errors = -detector.score_samples(X[rows])
@@ -309,8 +316,83 @@ def test_validation_indices_point_at_held_out_normals(data):
 
 def test_too_few_held_out_clips_calibrate_on_all_with_a_warning(data):
     X_train = data[0][:20]  # 10 % of 20 clips: 2 held out
-    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 2}, random_state=0)
+    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 2}, **LEGACY, random_state=0)
     with pytest.warns(UserWarning, match="Only 2 of 20 clips"):
         detector.fit(X_train)
     assert detector.n_calibration_clips_ == 20
     assert detector.error_std_ > 0
+
+
+def test_default_calibrates_out_of_fold_on_every_clip(fitted, data):
+    X_train, X_test, y_test = data
+    assert fitted.n_folds_ == 5 and fitted.n_calibration_clips_ == len(X_train)
+    assert len(fitted.validation_indices_) == 0
+    # The threshold rule holds for the combined score: fresh normals are rarely flagged.
+    fresh = spectrograms(40, seed=7)
+    assert np.mean(fitted.predict(fresh) == -1) <= 0.1
+    assert np.all(fitted.predict(X_test[y_test == 1]) == -1)
+    assert fitted.offset_ == pytest.approx(-(fitted.error_mean_ + 2.0 * fitted.error_std_))
+
+
+def test_fold_networks_never_see_their_clips(data):
+    X_train = data[0][:20]
+    detector = ConvAutoencoderDetector(**{**SMALL, "max_epochs": 2}, n_folds=4, random_state=0)
+    detector.fit(X_train)
+    assert detector.n_folds_ == 4
+    stacked = detector.fold_params_["head"]["kernel"]
+    assert stacked.shape[0] == 4 and not np.array_equal(stacked[0], stacked[1])
+    assert detector.profile_reference_.shape == (20, N_MELS)
+    assert detector.spectrum_reference_.shape == (20, 2 * N_MELS)
+
+
+def test_error_map_refines_frame_errors(fitted, data):
+    X_test = data[1][-3:]
+    maps = fitted.error_map(X_test)
+    assert maps.shape == (3, N_MELS, N_FRAMES) and maps.dtype == np.float64
+    np.testing.assert_allclose(maps.mean(axis=1), fitted.frame_errors(X_test), rtol=1e-5)
+    # The planted band (mel bins 10-12, frames 30-40) is where the error is.
+    band = maps[:, 10:13, 30:40].mean()
+    assert band > 5 * maps[:, :8, :].mean()
+
+
+def test_non_finite_scores_and_too_few_clips_raise(fitted, data):
+    X = data[1][:3].copy()
+    X[1] = 1e30
+    with pytest.raises(ValueError, match=r"rows \[1\]"):
+        fitted.score_samples(X)
+    with pytest.raises(ValueError, match="at least 2 normal clips"):
+        ConvAutoencoderDetector(**SMALL).fit(data[0][:1])
+
+
+def test_validate_state_names_what_is_wrong(fitted):
+    fitted._validate_state()
+    broken = pickle.loads(pickle.dumps(fitted))
+    broken.params_["head"]["kernel"] = broken.params_["head"]["kernel"][:, :, :-1]
+    with pytest.raises(ValueError, match="head/kernel"):
+        broken._validate_state()
+    broken = pickle.loads(pickle.dumps(fitted))
+    broken.feature_mean_ = broken.feature_mean_.copy()
+    broken.feature_mean_[0] = np.nan
+    with pytest.raises(ValueError, match="feature_mean_"):
+        broken._validate_state()
+    broken = pickle.loads(pickle.dumps(fitted))
+    del broken.evidence_scale_
+    with pytest.raises(ValueError, match="evidence_scale_"):
+        broken._validate_state()
+
+
+def test_a_release_0_1_state_scores_by_reconstruction_error(data):
+    X_train, X_test, _ = data
+    legacy = ConvAutoencoderDetector(**SMALL, **LEGACY, random_state=0).fit(X_train)
+    state = dict(pickle.loads(pickle.dumps(legacy)).__getstate__())
+    for name in ("evidence", "n_folds", "max_steps", "fold_params_"):
+        state.pop(name)
+    state["optimizer_state_"] = [leaf[0] for leaf in state["optimizer_state_"]]
+    old = ConvAutoencoderDetector.__new__(ConvAutoencoderDetector)
+    old.__setstate__(state)
+    assert old.evidence == "reconstruction" and old.n_folds_ == 0
+    old._validate_state()
+    np.testing.assert_array_equal(old.score_samples(X_test), legacy.score_samples(X_test))
+    np.testing.assert_array_equal(
+        old.score_samples(X_test), -old.frame_errors(X_test).mean(axis=1)
+    )

@@ -1,0 +1,91 @@
+"""Checks that a fitted detector (e.g. one just loaded from a model file) is usable."""
+
+import numbers
+
+import jax
+import numpy as np
+from flax import nnx
+
+from . import _training
+from ._evidence import EVIDENCE
+from ._network import ARCHITECTURES
+
+__all__ = ["validate_state"]
+
+
+def validate_state(detector):
+    """Raise ValueError with one sentence when the fitted ``detector`` cannot be used."""
+    required = ["params_", "feature_mean_", "feature_scale_", "patch_frames_",
+                "n_features_in_", "error_mean_", "error_std_", "offset_"]
+    if EVIDENCE.get(getattr(detector, "evidence", None)) == EVIDENCE["combined"]:
+        required += ["profile_reference_", "spectrum_reference_", "evidence_mean_",
+                     "evidence_scale_"]
+    missing = [name for name in required if not hasattr(detector, name)]
+    if missing:
+        raise ValueError(f"The detector lacks the fitted attributes {missing}.")
+    try:
+        config = detector._config
+        ARCHITECTURES[config.architecture]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"The detector's network configuration is invalid: {exc}.") from exc
+    expected = nnx.to_pure_dict(_training.abstract_params(config))
+    _check_tree(detector.params_, expected, (), "params_")
+    if getattr(detector, "fold_params_", None) is not None:
+        k = detector.n_folds_
+        _check_tree(detector.fold_params_, expected, (k,), "fold_params_")
+    for name in ("feature_mean_", "feature_scale_"):
+        value = np.asarray(getattr(detector, name))
+        if value.shape != (detector.n_features_in_,):
+            raise ValueError(
+                f"{name} has shape {value.shape}; expected ({detector.n_features_in_},)."
+            )
+    n_channels = int(detector.n_features_in_)
+    shapes = {"profile_reference_": (None, n_channels),
+              "spectrum_reference_": (None, 2 * n_channels),
+              "evidence_mean_": (3,), "evidence_scale_": (3,)}
+    for name, shape in shapes.items():
+        if name in required:
+            value = np.asarray(getattr(detector, name))
+            if value.ndim != len(shape) or any(
+                s is not None and s != v for s, v in zip(shape, value.shape, strict=True)
+            ):
+                raise ValueError(f"{name} has shape {value.shape}; expected {shape}.")
+    for name, value in vars(detector).items():
+        if not name.endswith("_") or name.startswith("_"):
+            continue
+        leaves = jax.tree.leaves(value) if isinstance(value, dict | list) else [value]
+        for leaf in leaves:
+            numeric = isinstance(leaf, numbers.Real) or (
+                isinstance(leaf, np.ndarray) and np.issubdtype(leaf.dtype, np.number)
+            )
+            if numeric and not np.all(np.isfinite(np.asarray(leaf, dtype=np.float64))):
+                raise ValueError(f"The fitted attribute {name} holds NaN or infinite values.")
+    if np.any(np.asarray(detector.feature_scale_) <= 0):
+        raise ValueError("feature_scale_ holds values <= 0.")
+
+
+def _check_tree(pure, expected, lead, name):
+    """``pure`` has ``expected``'s structure, each leaf of shape ``lead + shape`` and its dtype."""
+    if not isinstance(pure, dict):
+        raise ValueError(f"{name} is a {type(pure).__name__}, not the nested dict of arrays.")
+    flat, flat_expected = _flatten(pure), _flatten(expected)
+    if set(flat) != set(flat_expected):
+        diff = sorted(set(flat) ^ set(flat_expected))[:3]
+        raise ValueError(f"{name} does not match the network configuration (keys {diff}).")
+    for path, spec in flat_expected.items():
+        leaf = np.asarray(flat[path])
+        shape = lead + tuple(spec.shape)
+        if leaf.shape != shape or leaf.dtype != spec.dtype:
+            raise ValueError(
+                f"{name}[{'/'.join(map(str, path))}] has shape {leaf.shape} and dtype "
+                f"{leaf.dtype}; the network configuration implies {shape} {spec.dtype}."
+            )
+
+
+def _flatten(tree, prefix=()):
+    if isinstance(tree, dict):
+        out = {}
+        for key, value in tree.items():
+            out.update(_flatten(value, (*prefix, key)))
+        return out
+    return {prefix: tree}
