@@ -110,9 +110,45 @@ def fit_in_fresh_process(list_file, n, store, epochs, checkout):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def scaling(args, list_file, log):
+    """The scaling table: the default pipeline on growing file lists."""
+    from skaudio_ad._store import AUTO_STORE_BYTES
+
+    log(f"## Scaling: default pipeline, {SECONDS:g} s clips, max_epochs={args.max_epochs}")
+    log("")
+    log(
+        "| clips | feature bytes | features held | peak RSS | fit wall time | fit CPU time "
+        "| CPU s per 1,000 clips |"
+    )
+    log("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    rows = []
+    for n in args.sizes:
+        r = fit_in_fresh_process(list_file, n, "default", args.max_epochs, REPO)
+        rows.append((n, r))
+        held = "on disk (store)" if n * CLIP_BYTES > AUTO_STORE_BYTES else "in memory"
+        log(
+            f"| {n:,} | {n * CLIP_BYTES / 1e6:,.0f} MB | {held} | {r['peak_mb']:,.0f} MB | "
+            f"{r['fit_seconds']:.1f} s | {r['cpu_seconds']:.1f} s | "
+            f"{1000 * r['cpu_seconds'] / n:.1f} |"
+        )
+    peaks = [r["peak_mb"] for _, r in rows]
+    log("")
+    log(
+        f"Peak memory, largest / smallest: {max(peaks) / min(peaks):.2f}x over "
+        f"{args.sizes[-1] / args.sizes[0]:.0f}x the clips."
+    )
+    log("")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 4000, 16000])
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="*",
+        default=[1000, 4000, 16000],
+        help="file counts of the scaling table (none: skip it)",
+    )
     parser.add_argument("--pair", type=int, nargs=2, default=[500, 4000])
     parser.add_argument("--max-epochs", type=int, default=2)
     parser.add_argument(
@@ -128,6 +164,13 @@ def main():
         help="another checkout whose code is measured on the pair too",
     )
     parser.add_argument("--folder", default=None, help="where to write the WAV files")
+    parser.add_argument(
+        "--cases",
+        nargs="+",
+        default=["default", "memory"],
+        choices=["default", "memory"],
+        help="this checkout's cases in the pair table",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the tables as Markdown")
     args = parser.parse_args()
 
@@ -147,32 +190,8 @@ def main():
             f.write("\n".join(paths) + "\n")
         print(f"wrote {n_max} files in {time.perf_counter() - start:.0f} s", flush=True)
 
-        log(f"## Scaling: default pipeline, {SECONDS:g} s clips, max_epochs={args.max_epochs}")
-        log("")
-        from skaudio_ad._store import AUTO_STORE_BYTES
-
-        log(
-            "| clips | feature bytes | features held | peak RSS | fit wall time | fit CPU time "
-            "| CPU s per 1,000 clips |"
-        )
-        log("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
-        rows = []
-        for n in args.sizes:
-            r = fit_in_fresh_process(list_file, n, "default", args.max_epochs, REPO)
-            rows.append((n, r))
-            held = "on disk (store)" if n * CLIP_BYTES > AUTO_STORE_BYTES else "in memory"
-            log(
-                f"| {n:,} | {n * CLIP_BYTES / 1e6:,.0f} MB | {held} | {r['peak_mb']:,.0f} MB | "
-                f"{r['fit_seconds']:.1f} s | {r['cpu_seconds']:.1f} s | "
-                f"{1000 * r['cpu_seconds'] / n:.1f} |"
-            )
-        peaks = [r["peak_mb"] for _, r in rows]
-        log("")
-        log(
-            f"Peak memory, largest / smallest: {max(peaks) / min(peaks):.2f}x over "
-            f"{args.sizes[-1] / args.sizes[0]:.0f}x the clips."
-        )
-        log("")
+        if args.sizes:
+            scaling(args, list_file, log)
 
         small, large = args.pair
         extra_bytes = (large - small) * CLIP_BYTES / 1e6
@@ -186,7 +205,7 @@ def main():
             "extra / feature bytes |"
         )
         log("| --- | --- | ---: | ---: | ---: | ---: |")
-        cases = [("this checkout", REPO, "default"), ("this checkout", REPO, "memory")]
+        cases = [("this checkout", REPO, case) for case in args.cases]
         if args.compare is not None:
             cases.append((f"{args.compare.name} checkout", args.compare.resolve(), "default"))
         for label, checkout, store in cases:
