@@ -190,7 +190,8 @@ def summarise(rows, systems, reference):
             cells = []
             for conds in groups.values():
                 d = np.array([r["auc"] - key[(r["set"], r["condition"], r["split"], r["seed"])]
-                              for r in rows if r["system"] == system and r["condition"] in conds])
+                              for r in rows if r["system"] == system and r["condition"] in conds
+                              and (r["set"], r["condition"], r["split"], r["seed"]) in key])
                 cells.append(f"{d.mean():+.3f} ± {d.std():.3f} ({(d > 0).sum()}/{(d < 0).sum()})")
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

