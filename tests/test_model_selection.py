@@ -48,7 +48,9 @@ def test_cross_validate_trains_on_normals_and_scores_both_classes(labelled_audio
         rows = train[estimator[-1].validation_indices_]
         assert np.all(y[rows] == 0)
         n_normals = int(np.sum(y[train] == 0))
-        assert estimator[-1].n_calibration_clips_ == int(n_normals * 0.25)
+        # Every normal training clip calibrates: out of fold, or held out for validation.
+        assert estimator[-1].n_calibration_clips_ == n_normals
+        assert len(rows) == int(n_normals * 0.25)
     # A detector that learned "normal" ranks the anomalies of every held-out fold first.
     assert np.mean(result["test_roc_auc"]) > 0.8
 
@@ -75,5 +77,6 @@ def test_grid_search_with_refit_f1_in_two_processes(labelled_audio, tmp_path):
     best = search.best_estimator_[-1]
     # refit trained best_estimator_ on the normals only.
     assert np.all(y[best.validation_indices_] == 0)
-    assert best.n_calibration_clips_ == int(np.sum(y == 0) * 0.25)
+    assert best.n_calibration_clips_ == int(np.sum(y == 0))
+    assert len(best.validation_indices_) == int(np.sum(y == 0) * 0.25)
     assert set(np.unique(search.predict(X))) <= {-1, 1}

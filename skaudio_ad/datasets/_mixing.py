@@ -51,7 +51,7 @@ def mix_background(signal, background, snr_db, *, offset=0):
     >>> noise = rng.normal(size=4000)  # looped to the clip's length
     >>> mixed = mix_background(machine, noise, -6.0)
     >>> added = mixed - machine
-    >>> round(10 * np.log10(np.mean(machine**2) / np.mean(added**2)), 6)
+    >>> round(float(10 * np.log10(np.mean(machine**2) / np.mean(added**2))), 6)
     -6.0
     """
     if not isinstance(snr_db, numbers.Real) or not np.isfinite(snr_db):
