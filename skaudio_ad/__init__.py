@@ -15,6 +15,7 @@ __version__ = "0.1.0.dev0"
 # Where each public object lives: name -> (module, attribute or None for the module itself).
 _LAZY = {
     "ConvAutoencoderDetector": ("._detector", "ConvAutoencoderDetector"),
+    "FeatureStore": ("._store", "FeatureStore"),
     "MelSpectrogramTransformer": ("._features", "MelSpectrogramTransformer"),
     "PerMachineDetector": ("._fleet", "PerMachineDetector"),
     "datasets": (".datasets", None),
@@ -29,6 +30,7 @@ _LAZY = {
 # Exports: one line per public object (several people edit this block; keep it sorted).
 __all__ = [
     "ConvAutoencoderDetector",
+    "FeatureStore",
     "MelSpectrogramTransformer",
     "PerMachineDetector",
     "datasets",
