@@ -21,7 +21,7 @@ import jax
 import numpy as np
 import torch
 
-from skaudio_ad import ConvAutoencoderDetector
+from skaudio_ad import ConvAutoencoderDetector, _streaming
 from skaudio_ad import _training as core
 
 N_MELS, N_FRAMES = 64, 313  # a ten-second clip at 16 kHz, hop 512
@@ -110,7 +110,8 @@ def bench_epochs(n_clips, n_epochs):
     net = TorchConvAutoencoder1d(config)
     net.load_flax(params0)
     optimizer = torch.optim.Adam(net.parameters(), lr=detector.learning_rate)
-    Xs = torch.from_numpy(detector._standardise(detector._validate_input(X, reset=False)))
+    clips = detector._validate_input(X, reset=False)
+    Xs = torch.from_numpy(_streaming.map_chunks(clips, detector._standardise, lambda Z: Z))
     Xs = Xs.transpose(1, 2).contiguous()  # (clips, mels, frames)
     Xs_np = Xs.numpy()
     rng = np.random.default_rng(0)

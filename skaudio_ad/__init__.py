@@ -16,6 +16,7 @@ __version__ = "0.1.0.dev0"
 _LAZY = {
     "AnomalySpan": ("._locate", "AnomalySpan"),
     "ConvAutoencoderDetector": ("._detector", "ConvAutoencoderDetector"),
+    "FeatureStore": ("._store", "FeatureStore"),
     "MelSpectrogramTransformer": ("._features", "MelSpectrogramTransformer"),
     "PerMachineDetector": ("._fleet", "PerMachineDetector"),
     "datasets": (".datasets", None),
@@ -33,6 +34,7 @@ _LAZY = {
 __all__ = [
     "AnomalySpan",
     "ConvAutoencoderDetector",
+    "FeatureStore",
     "MelSpectrogramTransformer",
     "PerMachineDetector",
     "datasets",

@@ -11,9 +11,10 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory, validate_data
 
-from . import _evidence, _state, _training
+from . import _devices, _evidence, _state, _streaming, _training
 from ._evidence import EVIDENCE
 from ._network import ARCHITECTURES, NetworkConfig
+from ._store import FeatureStore
 
 __all__ = ["ConvAutoencoderDetector"]
 
@@ -102,6 +103,13 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     warm_start : bool, default=False
         When True, ``fit`` continues training from the current weights (and standardisation)
         instead of starting afresh.
+    devices : int, list of int or None, default=None
+        The JAX devices one fit trains (and scores) on, data-parallel: every batch is split
+        across them (a :class:`jax.sharding.Mesh` over the batch axis, parameters
+        replicated), which gives the loss curve of one device to float32 rounding. None: all
+        local devices of JAX's default backend; an int n: the first n of them; a list: the
+        local devices with those ids (``jax.Device.id``). A ``batch_size`` that the device
+        count does not divide is padded with masked patches (same loss, more compute).
 
     Attributes
     ----------
@@ -150,8 +158,11 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     Notes
     -----
     Input is the 3-D output of :class:`~skaudio_ad.MelSpectrogramTransformer`, ``(n_clips,
-    n_mels, n_frames)``, cut into patches of ``patch_frames`` frames: during training, one
-    non-overlapping tiling per clip and epoch at a random offset; for scoring, patches with a
+    n_mels, n_frames)``, an array or a :class:`~skaudio_ad.FeatureStore` on disk (trained from
+    and scored a group of clips at a time, so memory stays flat however many clips; with all
+    of them in one group the results equal those of the array), cut into patches of
+    ``patch_frames`` frames: during training, one non-overlapping tiling per clip and epoch at
+    a random offset; for scoring, patches with a
     hop of half a patch, each frame's error averaged over the patches that cover it
     (:meth:`frame_errors`). 2-D input ``(n_samples, n_features)`` is read as clips of one
     frame with ``n_features`` channels (a dense autoencoder over the features).
@@ -237,10 +248,13 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "devices": [None, Interval(numbers.Integral, 1, None, closed="left"), "array-like"],
     }
 
     #: What a detector saved by release 0.1 (which lacks these parameters) did.
-    _LEGACY_PARAMS = {"evidence": "reconstruction", "n_folds": 1, "max_steps": None}
+    _LEGACY_PARAMS = {
+        "evidence": "reconstruction", "n_folds": 1, "max_steps": None, "devices": None
+    }
 
     def __init__(
         self,
@@ -263,6 +277,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         warm_start=False,
+        devices=None,
     ):
         self.latent_dim = latent_dim
         self.threshold = threshold
@@ -282,6 +297,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.devices = devices
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -320,14 +336,16 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         continuing = self.warm_start and hasattr(self, "params_")
         X = self._validate_input(X, reset=not continuing)
         X, rows = self._select_normals(X, y)
-        _check_enough_clips(X.shape[0])
+        # From here X is _streaming.Clips: rows of the input array or feature store.
+        _check_enough_clips(X.n_clips)
         if self.memory is not None and not continuing:
             params = self.get_params()
             for name in ("threshold", "verbose", "memory", "normal_label", "warm_start"):
                 # Parameters that do not change the trained network are not part of its key.
                 del params[name]
-            train = check_memory(self.memory).cache(_train_network, ignore=["verbose"])
-            fitted = train(X, params, verbose=self.verbose)
+            train = check_memory(self.memory).cache(_train_network, ignore=["X", "verbose"])
+            # Keyed by the clips' contents: an array's bytes, a feature store's digest.
+            fitted = train(X.cache_key(), params, X=X, verbose=self.verbose)
             vars(self).update(fitted)
             self._set_offset()
         else:
@@ -336,21 +354,20 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         return self
 
     def _fit_validated(self, X, continuing):
-        """``fit`` on validated normal clips ``(n_clips, n_frames, n_channels)``."""
+        """``fit`` on validated normal clips (:class:`_streaming.Clips`)."""
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         rng = np.random.default_rng(seed)
-        n_clips = X.shape[0]
+        n_clips = X.n_clips
         # At least 2 clips stay for training (and the out-of-fold calibration).
         n_valid = min(int(n_clips * self.validation_fraction), max(n_clips - 2, 0))
         order = rng.permutation(n_clips)
-        X_valid, X_train = X[order[:n_valid]], X[order[n_valid:]]
+        X_valid, X_train = X.subset(order[:n_valid]), X.subset(order[n_valid:])
         self.validation_indices_ = np.sort(order[:n_valid])
 
         if not continuing:
             self._initialise(X_train, seed)
-        X_train = self._standardise(X_train, what="X")
-        X_valid = self._standardise(X_valid, what="X") if n_valid else None
-        folds = self._folds(len(X_train), rng)
+        X_valid = X_valid if n_valid else None
+        folds = self._folds(X_train.n_clips, rng)
         self._train(X_train, folds, X_valid, self.max_epochs, rng)
         if self.fold_params_ is not None:
             self._calibrate(X_train, folds, X_valid)
@@ -391,13 +408,12 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         first = not hasattr(self, "params_")
         X = self._validate_input(X, reset=first)
         X, _ = self._select_normals(X, y)
-        _check_enough_clips(X.shape[0])
+        _check_enough_clips(X.n_clips)
         seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         if first:
             self._initialise(X, seed)
         rng = np.random.default_rng([seed, self.n_epochs_])
-        X = self._standardise(X, what="X")
-        folds = self._folds(len(X), rng)
+        folds = self._folds(X.n_clips, rng)
         self._train(X, folds, None, 1, rng, early_stopping=False)
         self._calibrate(X, folds if self.fold_params_ is not None else None, None)
         return self
@@ -438,7 +454,10 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             ``evidence="reconstruction"``, and combines it with other evidence otherwise.
         """
         X = self._scoring_input(X)
-        return _training.frame_errors(self._config, self._device_params(), X, self._hop)
+        config, params, hop, layout = self._config, self._device_params(), self._hop, self._layout
+        return _streaming.map_chunks(
+            X, self._standardise, lambda Z: _training.frame_errors(config, params, Z, hop, layout)
+        )
 
     def error_map(self, X):
         """Reconstruction error of every frame and mel bin: *when* and *where* in frequency.
@@ -457,8 +476,14 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             averages over bins on the device, as release 0.1 did).
         """
         X = self._scoring_input(X)
-        maps = _training.error_maps(self._config, self._device_params(), X, self._hop)
-        return np.ascontiguousarray(maps.transpose(0, 2, 1))
+        config, params, hop, layout = self._config, self._device_params(), self._hop, self._layout
+        return _streaming.map_chunks(
+            X,
+            self._standardise,
+            lambda Z: np.ascontiguousarray(
+                _training.error_maps(config, params, Z, hop, layout).transpose(0, 2, 1)
+            ),
+        )
 
     def score_samples(self, X):
         """Minus the anomaly score of each clip: higher is more normal.
@@ -481,7 +506,9 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             When a clip's score is not finite (input far outside the training range), naming
             the rows.
         """
-        scores = -self._anomaly_scores(self._scoring_input(X))
+        scores = -_streaming.map_chunks(
+            self._scoring_input(X), self._standardise, self._anomaly_scores
+        )
         bad = np.flatnonzero(~np.isfinite(scores))
         if bad.size:
             raise ValueError(
@@ -522,22 +549,38 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     # ------------------------------------------------------------------ helpers
 
     def _validate_input(self, X, *, reset):
-        """Validated input as a C-contiguous float32 array ``(n_clips, n_frames, n_channels)``."""
+        """Validated input as :class:`_streaming.Clips`: rows ``(n_channels, n_frames)``.
+
+        No copy of an array: clips are read (and standardised) a chunk at a time.
+        """
+        if isinstance(X, FeatureStore):
+            n_mels = X.shape[1]
+            if reset:
+                self.n_features_in_ = n_mels
+                if hasattr(self, "feature_names_in_"):
+                    del self.feature_names_in_
+            elif n_mels != self.n_features_in_:
+                raise ValueError(
+                    f"X has {n_mels} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input (mel bins of the feature store "
+                    f"{X.path!r})."
+                )
+            return _streaming.Clips(X)
         if getattr(X, "ndim", 0) > 3:
             raise ValueError(
                 "Expected a 3-D array (n_clips, n_mels, n_frames) or a 2-D array "
                 f"(n_samples, n_features); got a {X.ndim}-D array of shape {X.shape}."
             )
         X = validate_data(self, X, reset=reset, allow_nd=True, dtype=[np.float64, np.float32])
-        X = X[:, None, :] if X.ndim == 2 else X.transpose(0, 2, 1)
-        return np.ascontiguousarray(X, dtype=np.float32)
+        # 2-D input: clips of one frame whose channels are the features.
+        return _streaming.Clips(X[:, :, None] if X.ndim == 2 else X)
 
     def _scoring_input(self, X):
         check_is_fitted(self)
-        X = self._standardise(self._validate_input(X, reset=False), what="X")
-        if X.shape[1] < self.patch_frames_:
+        X = self._validate_input(X, reset=False)
+        if X.n_frames < self.patch_frames_:
             raise ValueError(
-                f"Clips have {X.shape[1]} frames, fewer than the {self.patch_frames_} frames "
+                f"Clips have {X.n_frames} frames, fewer than the {self.patch_frames_} frames "
                 "of a patch this detector was fitted with. Pass longer clips, or fit with a "
                 "smaller patch_frames."
             )
@@ -546,30 +589,28 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     def _select_normals(self, X, y):
         """The clips to train on and their row numbers in ``X``."""
         if self.normal_label is None or y is None:
-            return X, np.arange(X.shape[0])
+            return X, np.arange(X.n_clips)
         y = np.asarray(y)
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y has shape {y.shape}; expected ({X.shape[0]},), one per clip.")
+        if y.shape != (X.n_clips,):
+            raise ValueError(f"y has shape {y.shape}; expected ({X.n_clips},), one per clip.")
         keep = y == self.normal_label
         if not keep.any():
             raise ValueError(
                 f"No row of y equals normal_label={self.normal_label!r} (labels found: "
                 f"{np.unique(y).tolist()}); nothing to train on."
             )
-        return X[keep], np.flatnonzero(keep)
+        return X.subset(keep), np.flatnonzero(keep)
 
     def _initialise(self, X, seed):
-        stats = X.reshape(-1, X.shape[2]).astype(np.float64)
-        self.feature_mean_ = stats.mean(axis=0)
-        # A constant bin would divide by zero; it then only carries its offset.
-        self.feature_scale_ = np.maximum(stats.std(axis=0), 1e-6)
+        # Two passes in float64 over chunks, the same numbers for an array and a store.
+        self.feature_mean_, self.feature_scale_ = _streaming.channel_stats(X)
         if not np.all(np.isfinite(np.r_[self.feature_mean_, self.feature_scale_])):
             raise ValueError(
                 "X is too large to standardise (its mean or standard deviation overflows); "
                 "pass log-mel dB, not raw power."
             )
-        self.patch_frames_ = int(min(self.patch_frames, X.shape[1]))
-        n_members = 1 + (min(self.n_folds, X.shape[0]) if self.n_folds >= 2 else 0)
+        self.patch_frames_ = int(min(self.patch_frames, X.n_frames))
+        n_members = 1 + (min(self.n_folds, X.n_clips) if self.n_folds >= 2 else 0)
         key = jax.random.fold_in(jax.random.key(seed), 0)
         params, opt_state = _training.init_members(
             self._config, self.learning_rate, key, n_members
@@ -619,37 +660,62 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     def _hop(self):
         return max(1, self.patch_frames_ // 2)
 
-    def _standardise(self, X, what="X"):
+    def _standardise(self, X, rows):
+        """Time-major raw clips ``X`` (a chunk: rows ``rows`` of the input) standardised."""
         Z = ((X - self.feature_mean_) / self.feature_scale_).astype(np.float32)
         if not np.all(np.isfinite(Z)):
-            rows = np.flatnonzero(~np.isfinite(Z).all(axis=(1, 2)))
+            bad = np.asarray(rows)[~np.isfinite(Z).all(axis=(1, 2))]
             raise ValueError(
-                f"{what} rows {rows[:10].tolist()} overflow float32 once standardised: their "
+                f"X rows {bad[:10].tolist()} overflow float32 once standardised: their "
                 "values lie far outside the training range (log-mel dB expected)."
             )
         return Z
 
+    @property
+    def _layout(self):
+        return _devices.Layout.of(self.devices)
+
     def _device_params(self, params=None):
-        return jax.device_put(_training.from_pure(self._config, params or self.params_))
+        return self._layout.put_replicated(
+            _training.from_pure(self._config, params or self.params_)
+        )
 
     def _stacked_params(self):
         pures = [self.params_]
         if self.fold_params_ is not None:
             pures += [_training.member(self.fold_params_, k) for k in range(self.n_folds_)]
-        return jax.device_put(
+        return self._layout.put_replicated(
             _training.stack([_training.from_pure(self._config, p) for p in pures])
         )
 
     def _train(self, X_train, folds, X_valid, n_epochs, rng, early_stopping=True):
         config, lr = self._config, self.learning_rate
         params = self._stacked_params()
-        opt_state = jax.device_put(
+        layout = self._layout
+        opt_state = layout.put_replicated(
             _training.opt_state_from_leaves(config, lr, params, self.optimizer_state_)
         )
-        n_clips, n_frames, _ = X_train.shape
-        # Round the clip count up so that folds of similar size share one compiled step.
-        X_device = jax.device_put(_training.pad_clips(X_train))
+        n_clips, n_frames = X_train.n_clips, X_train.n_frames
+        # The standardised clips on the device: all of them, or a group at a time of a store.
+        feed = _streaming.TrainingFeed(X_train, self._standardise, layout)
         n_members = 1 + self.n_folds_
+
+        def run(params, opt_state, X_device, members, rng):
+            # ``members``: the training clips in the rows of X_device (all, in order, when
+            # resident).
+            clips, starts = _training.training_tiles(
+                len(members), n_frames, self.patch_frames_, rng
+            )
+            tiles = [(clips, starts)]
+            for k in range(n_members - 1):
+                keep = folds[members[clips]] != k
+                tiles.append((clips[keep], starts[keep]))
+            params, opt_state, losses = _training.run_members_epoch(
+                config, lr, self.batch_size, params, opt_state, X_device, tiles, rng,
+                layout=layout,
+            )
+            return params, opt_state, np.asarray(losses), len(clips)
+
         # Steps per epoch: the full network's patches set the pace of every member.
         steps_per_epoch = -(-max((n_frames // self.patch_frames_) * n_clips, 1) // self.batch_size)
         if self.max_steps is not None:
@@ -661,22 +727,18 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         try:
             for _ in range(n_epochs):
                 start = _training.clock()
-                clips, starts = _training.training_tiles(
-                    n_clips, n_frames, self.patch_frames_, rng
-                )
-                tiles = [(clips, starts)]
-                for k in range(n_members - 1):
-                    keep = folds[clips] != k
-                    tiles.append((clips[keep], starts[keep]))
-                params, opt_state, losses = _training.run_members_epoch(
-                    config, lr, self.batch_size, params, opt_state, X_device, tiles, rng
-                )
+                params, opt_state, losses = feed.epoch(params, opt_state, run, rng)
                 train_loss = float(losses[0])
                 valid_loss = None
                 if X_valid is not None:
+                    full = _training.member(params, 0)
                     valid_loss = float(
-                        _training.frame_errors(
-                            config, _training.member(params, 0), X_valid, self._hop
+                        _streaming.map_chunks(
+                            X_valid,
+                            self._standardise,
+                            lambda Z, full=full: _training.frame_errors(
+                                config, full, Z, self._hop, layout
+                            ),
                         ).mean()
                     )
                 self.n_epochs_ += 1
@@ -725,10 +787,10 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         """
         names = EVIDENCE[self.evidence]
         if names == ("error",):
-            frames = _training.frame_errors(self._config, params, X, self._hop)
+            frames = _training.frame_errors(self._config, params, X, self._hop, self._layout)
             return frames.mean(axis=1)[:, None], None
         frames, profiles = _training.frame_errors_and_profiles(
-            self._config, params, X, self._hop
+            self._config, params, X, self._hop, self._layout
         )
         profiles = _evidence.profile(profiles[:, None, :])
         return frames.mean(axis=1)[:, None], profiles
@@ -755,28 +817,35 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         network scores ``X_train`` (in sample) and ``X_valid``.
         """
         parts, profile_parts, spectra = [], [], []
+
+        def evidence(params, clips):
+            # Streamed: standardised a chunk of clips at a time.
+            return _streaming.map_chunks(
+                clips, self._standardise, lambda Z: self._evidence(params, Z)
+            )
+
         if X_train is not None:
             if folds is None:
-                errors, profiles = self._evidence(self._device_params(), X_train)
+                errors, profiles = evidence(self._device_params(), X_train)
             else:
-                errors = np.empty((len(X_train), 1))
+                errors = np.empty((X_train.n_clips, 1))
                 profiles = None
                 for k in range(self.n_folds_):
                     rows = folds == k
-                    e, p = self._evidence(
+                    e, p = evidence(
                         self._device_params(_training.member(self.fold_params_, k)),
-                        X_train[rows],
+                        X_train.subset(rows),
                     )
                     errors[rows] = e
                     if p is not None:
                         if profiles is None:
-                            profiles = np.empty((len(X_train), p.shape[1]))
+                            profiles = np.empty((X_train.n_clips, p.shape[1]))
                         profiles[rows] = p
             parts.append(errors)
             profile_parts.append(profiles)
             spectra.append(X_train)
         if X_valid is not None:
-            errors, profiles = self._evidence(self._device_params(), X_valid)
+            errors, profiles = evidence(self._device_params(), X_valid)
             parts.append(errors)
             profile_parts.append(profiles)
             spectra.append(X_valid)
@@ -785,7 +854,11 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             scores = errors
         else:
             self.profile_reference_ = np.concatenate(profile_parts)
-            self.spectrum_reference_ = _evidence.spectral_statistics(np.concatenate(spectra))
+            # Per clip statistics: those of the parts, chunk by chunk, concatenated.
+            self.spectrum_reference_ = np.concatenate([
+                _streaming.map_chunks(clips, self._standardise, _evidence.spectral_statistics)
+                for clips in spectra
+            ])
             values = np.column_stack([
                 errors,
                 _evidence.knn_distance(self.profile_reference_),
@@ -826,10 +899,10 @@ def _check_enough_clips(n_clips):
         )
 
 
-def _train_network(X, params, verbose):
-    """The fitted attributes of a detector trained on ``X`` (cached by ``memory``)."""
+def _train_network(key, params, *, X, verbose):
+    """The fitted attributes of a detector trained on ``X`` (cached by ``memory`` on ``key``)."""
     detector = ConvAutoencoderDetector(**params, verbose=verbose)
-    detector.n_features_in_ = X.shape[2]
+    detector.n_features_in_ = X.n_channels
     detector._fit_validated(X, continuing=False)
     return {name: value for name, value in vars(detector).items() if name.endswith("_")}
 

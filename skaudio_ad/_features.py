@@ -21,6 +21,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _store
 from . import io as _io
 from ._melscale import hann_window, mel_filters
 
@@ -285,6 +286,15 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     n_jobs : int or None, default=None
         Threads used by ``transform``: None means 1 unless in a
         ``joblib.parallel_config`` context, -1 means all cores (see Notes).
+    feature_store : "auto", str, os.PathLike or None, default="auto"
+        Where the features of *file* input go. ``"auto"``: into a temporary
+        :class:`~skaudio_ad.FeatureStore` file (deleted with the object) when
+        they would exceed 64 MiB, else into an in-memory array. A folder: always
+        into a store file kept in that folder. None: always into memory. The
+        store is written a chunk of files at a time and read back by the
+        detector a group of clips at a time, so a Pipeline fitted on a long list
+        of files never holds all features in memory (:ref:`performance`).
+        Arrays in, and ``flatten=True``, always give in-memory arrays.
 
     Attributes
     ----------
@@ -306,7 +316,8 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
     Notes
     -----
     ``transform`` returns float32 of shape ``(n_clips, n_mels, n_frames)``, or
-    ``(n_clips, n_mels * n_frames)`` with ``flatten=True``. File input is read a
+    ``(n_clips, n_mels * n_frames)`` with ``flatten=True``, or for file input a
+    :class:`~skaudio_ad.FeatureStore` of that shape (``feature_store``). File input is read a
     chunk of files at a time, so memory holds the output and only a few chunks
     of raw waveforms. Without ``duration``, ``fit`` and ``transform`` read every
     file's header (not its audio) to check that the files share one length.
@@ -360,6 +371,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         "duration": [Interval(Real, 0, None, closed="neither"), None],
         "flatten": ["boolean"],
         "n_jobs": [Integral, None],
+        "feature_store": [str, os.PathLike, None],
     }
 
     def __init__(
@@ -380,6 +392,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         duration=None,
         flatten=False,
         n_jobs=None,
+        feature_store="auto",
     ):
         self.sr = sr
         self.n_fft = n_fft
@@ -396,6 +409,7 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
         self.duration = duration
         self.flatten = flatten
         self.n_jobs = n_jobs
+        self.feature_store = feature_store
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -430,13 +444,19 @@ class MelSpectrogramTransformer(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_mel : np.ndarray [shape=(n_clips, n_mels, n_frames), dtype=float32]
-            Log-mel power in dB; ``(n_clips, n_mels * n_frames)`` if ``flatten``.
+        X_mel : np.ndarray [shape=(n_clips, n_mels, n_frames), dtype=float32] or FeatureStore
+            Log-mel power in dB; ``(n_clips, n_mels * n_frames)`` if ``flatten``; a
+            :class:`~skaudio_ad.FeatureStore` for file input as ``feature_store`` says.
         """
         self._validate_params()
         self._check_params()
         clips = self._validate_input(X, reset=False)
         n_frames = _n_frames(clips.n_samples, self.n_fft, self.hop_length, self.center)
+        shape = (clips.n_clips, self.n_mels, n_frames)
+        if clips.kind == "paths" and not self.flatten:
+            write, folder = _store.store_folder(self.feature_store, 4 * int(np.prod(shape)))
+            if write:
+                return _store.transform_to_store(self, clips.data, shape, folder)
         out = np.empty((clips.n_clips, self.n_mels, n_frames), dtype=np.float32)
         self._compute(clips, out)
         _check_output_finite(out, clips)

@@ -14,13 +14,18 @@ __all__ = ["validate_state"]
 
 
 def validate_state(detector):
-    """Raise ValueError with one sentence when the fitted ``detector`` cannot be used."""
+    """Raise ValueError with one sentence when the fitted ``detector`` cannot be used.
+
+    An unfitted detector (none of the fitted attributes) passes; a partly fitted one does not.
+    """
     required = ["params_", "feature_mean_", "feature_scale_", "patch_frames_",
                 "n_features_in_", "error_mean_", "error_std_", "offset_"]
     if EVIDENCE.get(getattr(detector, "evidence", None)) == EVIDENCE["combined"]:
         required += ["profile_reference_", "spectrum_reference_", "evidence_mean_",
                      "evidence_scale_"]
     missing = [name for name in required if not hasattr(detector, name)]
+    if len(missing) == len(required):
+        return  # not fitted (e.g. a meta-estimator's template): nothing to use yet
     if missing:
         raise ValueError(f"The detector lacks the fitted attributes {missing}.")
     try:
@@ -33,6 +38,10 @@ def validate_state(detector):
     if getattr(detector, "fold_params_", None) is not None:
         k = detector.n_folds_
         _check_tree(detector.fold_params_, expected, (k,), "fold_params_")
+    for name in ("error_mean_", "error_std_", "offset_"):
+        value = getattr(detector, name)
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(f"{name} must be a number; got {type(value).__name__} {value!r}.")
     for name in ("feature_mean_", "feature_scale_"):
         value = np.asarray(getattr(detector, name))
         if value.shape != (detector.n_features_in_,):

@@ -255,7 +255,7 @@ def run_epoch(config, learning_rate, batch_size, params, opt_state, X_device, cl
 
 
 def run_members_epoch(config, learning_rate, batch_size, params, opt_state, X_device, tiles,
-                      rng):
+                      rng, layout=None):
     """One epoch of stacked networks, member ``m`` on its patches ``tiles[m] = (clips, starts)``.
 
     Every member takes the same number of steps (the shorter patch lists are padded with
@@ -272,14 +272,18 @@ def run_members_epoch(config, learning_rate, batch_size, params, opt_state, X_de
         starts.append(s[order])
         masks.append(np.arange(padded) < len(c))
 
+    # With a layout (skaudio_ad._devices) every batch is split over its devices; a batch
+    # they do not divide is widened with masked patches (same loss and gradient).
+    width = batch_size if layout is None else layout.round_batch(batch_size)
+
     def per_step(a, dtype):
-        return np.stack(a).astype(dtype).reshape(len(tiles), n_batches, batch_size)
+        a = np.stack(a).astype(dtype).reshape(len(tiles), n_batches, batch_size)
+        return np.pad(a, ((0, 0), (0, 0), (0, width - batch_size)))
 
     clips, starts = per_step(clips, np.int32), per_step(starts, np.int32)
     mask = per_step(masks, np.float32)
-    batches = jax.device_put(
-        [(clips[:, b], starts[:, b], mask[:, b]) for b in range(n_batches)]
-    )
+    steps = [(clips[:, b], starts[:, b], mask[:, b]) for b in range(n_batches)]
+    batches = jax.device_put(steps) if layout is None else layout.put_batch(steps, axis=1)
     losses = []
     for c, s, m in batches:
         params, opt_state, loss = members_step(params, opt_state, X_device, c, s, m)
@@ -289,24 +293,27 @@ def run_members_epoch(config, learning_rate, batch_size, params, opt_state, X_de
     return params, opt_state, per_member / weights.sum(axis=1)
 
 
-def _patch_batches(X, T, hop):
-    """Chunks of clips cut into fixed-size batches of patches: ``(lo, n_chunk, batches, n)``."""
+def _patch_batches(X, T, hop, layout=None):
+    """Chunks of clips cut into fixed-size batches of patches: ``(lo, n_chunk, batches, n)``.
+
+    With a layout, the batches are rounded up to a multiple of its devices and split over them.
+    """
     n_clips, n_frames, n_channels = X.shape
     starts = patch_starts(n_frames, T, hop)
     window = starts[:, None] + np.arange(T)  # (n_patches, T)
-    clips_per_call = max(1, INFERENCE_BATCH // len(starts))
+    size = INFERENCE_BATCH if layout is None else layout.round_batch(INFERENCE_BATCH)
+    put = (lambda b: b) if layout is None else layout.put_batch
+    clips_per_call = max(1, size // len(starts))
     for lo in range(0, n_clips, clips_per_call):
         chunk = X[lo : lo + clips_per_call]
         patches = chunk[:, window].reshape(-1, T, n_channels)
         n_real = patches.shape[0]
-        batch = -(-n_real // INFERENCE_BATCH) * INFERENCE_BATCH
+        batch = -(-n_real // size) * size
         if batch > n_real:
             patches = np.concatenate(
                 [patches, np.zeros((batch - n_real, T, n_channels), patches.dtype)]
             )
-        yield lo, len(chunk), [
-            patches[b : b + INFERENCE_BATCH] for b in range(0, batch, INFERENCE_BATCH)
-        ], n_real
+        yield lo, len(chunk), [put(patches[b : b + size]) for b in range(0, batch, size)], n_real
 
 
 def _overlap_add(errs, starts, n_frames, T):
@@ -320,7 +327,7 @@ def _overlap_add(errs, starts, n_frames, T):
     return sums / coverage.reshape(-1, *([1] * (errs.ndim - 3)))
 
 
-def frame_errors(config, params, X, hop):
+def frame_errors(config, params, X, hop, layout=None):
     """Per-frame reconstruction error of every clip, ``(n_clips, n_frames)`` float64.
 
     Each clip is cut into patches of ``config.patch_frames`` with ``hop``; a frame's error is the
@@ -331,14 +338,14 @@ def frame_errors(config, params, X, hop):
     T, n_frames = config.patch_frames, X.shape[1]
     starts = patch_starts(n_frames, T, hop)
     out = np.empty((X.shape[0], n_frames))
-    for lo, n, batches, n_real in _patch_batches(X, T, hop):
+    for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
         errs = np.concatenate([np.asarray(fn(params, b)) for b in batches])[:n_real]
         errs = errs.astype(np.float64).reshape(n, len(starts), T)
         out[lo : lo + n] = _overlap_add(errs, starts, n_frames, T)
     return out
 
 
-def frame_errors_and_profiles(config, params, X, hop):
+def frame_errors_and_profiles(config, params, X, hop, layout=None):
     """:func:`frame_errors`, and each clip's mean error per channel over its patches.
 
     Returns ``(frames, profiles)`` of shapes ``(n_clips, n_frames)`` and ``(n_clips,
@@ -349,7 +356,7 @@ def frame_errors_and_profiles(config, params, X, hop):
     starts = patch_starts(n_frames, T, hop)
     frames = np.empty((X.shape[0], n_frames))
     profiles = np.empty((X.shape[0], X.shape[2]))
-    for lo, n, batches, n_real in _patch_batches(X, T, hop):
+    for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
         outs = [fn(params, b) for b in batches]
         f = np.concatenate([np.asarray(o[0]) for o in outs])[:n_real].astype(np.float64)
         c = np.concatenate([np.asarray(o[1]) for o in outs])[:n_real].astype(np.float64)
@@ -358,7 +365,7 @@ def frame_errors_and_profiles(config, params, X, hop):
     return frames, profiles
 
 
-def error_maps(config, params, X, hop):
+def error_maps(config, params, X, hop, layout=None):
     """Squared error of every frame and channel, ``(n_clips, n_frames, n_channels)`` float64.
 
     As :func:`frame_errors` before the mean over channels: per channel, averaged over the
@@ -368,25 +375,11 @@ def error_maps(config, params, X, hop):
     T, n_frames = config.patch_frames, X.shape[1]
     starts = patch_starts(n_frames, T, hop)
     out = np.empty(X.shape, dtype=np.float64)
-    for lo, n, batches, n_real in _patch_batches(X, T, hop):
+    for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
         errs = np.concatenate([np.asarray(fn(params, b)) for b in batches])[:n_real]
         errs = errs.astype(np.float64).reshape(n, len(starts), T, X.shape[2])
         out[lo : lo + n] = _overlap_add(errs, starts, n_frames, T)
     return out
-
-
-def pad_clips(X):
-    """Zero clips appended so the count is a multiple of 2**(bit_length - 4) (within 12.5 %).
-
-    The training step is compiled per shape of the device-resident clips; cross-validation
-    folds of nearly equal size then share one compilation. Padding clips are never sampled.
-    """
-    n = X.shape[0]
-    step = 1 << max(0, n.bit_length() - 4)
-    padded = -(-n // step) * step
-    if padded == n:
-        return X
-    return np.concatenate([X, np.zeros((padded - n, *X.shape[1:]), X.dtype)])
 
 
 #: Wall clock for the per-epoch ``seconds`` of ``history_``.

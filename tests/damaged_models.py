@@ -155,15 +155,15 @@ def _replace_member(transform):
 #: name -> (make(good, path), words the error must contain)
 DAMAGES = {
     "nan_weights": (lambda g, p: _with_array(g, p, lambda a: np.full_like(a, np.nan)),
-                    "NaN or infinite weights"),
+                    "params_ holds NaN or infinite values"),
     "inf_bias": (lambda g, p: _with_array(g, p, lambda a: np.full_like(a, np.inf), "bias"),
-                 "NaN or infinite weights"),
+                 "params_ holds NaN or infinite values"),
     "wrong_shape": (lambda g, p: _with_array(g, p, lambda a: np.zeros((2, *a.shape), a.dtype)),
-                    "the network needs shape"),
+                    "the network configuration implies"),
     "wrong_dtype": (lambda g, p: _with_array(g, p, lambda a: a.astype(np.float64)),
-                    "dtype float32"),
+                    "float32"),
     "nan_offset": (lambda g, p: _with_schema(g, p, _set_json_attribute("offset_", "NaN")),
-                   "offset_ must be a finite number"),
+                   "offset_ holds NaN or infinite values"),
     "string_offset": (lambda g, p: _with_schema(g, p, _set_json_attribute("offset_", '"x"')),
                       "damaged"),
     "type_split_differently": (

@@ -284,9 +284,9 @@ def test_memory_trains_once_per_network(data, tmp_path, monkeypatch):
     calls = []
     original = _detector._train_network
 
-    def counting(X, params, verbose):
+    def counting(key, params, *, X, verbose):
         calls.append(1)
-        return original(X, params, verbose)
+        return original(key, params, X=X, verbose=verbose)
 
     monkeypatch.setattr(_detector, "_train_network", counting)
     X_train, X_test, _ = data

@@ -472,7 +472,8 @@ def test_cli_score_routes_each_file_by_folder(fleet_file, mimii_tree, tmp_path, 
         machine = "id_00" if "/id_00/" in row["path"] else "id_02"
         assert row["machine"] == machine
         expected = fleet.estimators_[machine].score_samples([row["path"]])[0]
-        assert float(row["score"]) == expected
+        # float32 network: a clip scored alone or within a chunk agrees to float32 rounding.
+        assert float(row["score"]) == pytest.approx(expected, rel=1e-6)
     # --machine forces one model; an unknown one is a one-line usage error.
     one = tmp_path / "one.json"
     assert main(["score", str(fleet_file), str(mimii_tree / "id_00"), "--machine", "id_02",

@@ -84,16 +84,17 @@ def test_grid_search_with_refit_f1_in_two_processes(labelled_audio, tmp_path):
 
 def test_grid_with_all_scorers_runs_the_network_twice_per_fold(labelled_audio, monkeypatch):
     # scikit-learn's response cache: decision_function once (roc_auc, partial_auc) and predict
-    # once (f1, balanced_accuracy) per fold; each is one forward pass through frame_errors.
+    # once (f1, balanced_accuracy) per fold; each is one forward pass through _anomaly_scores,
+    # the one place where scoring runs the network.
     X, y = labelled_audio
     calls = []
-    frame_errors = ConvAutoencoderDetector.frame_errors
+    anomaly_scores = ConvAutoencoderDetector._anomaly_scores
 
     def counted(self, X):
         calls.append(len(X))
-        return frame_errors(self, X)
+        return anomaly_scores(self, X)
 
-    monkeypatch.setattr(ConvAutoencoderDetector, "frame_errors", counted)
+    monkeypatch.setattr(ConvAutoencoderDetector, "_anomaly_scores", counted)
     search = GridSearchCV(pipeline(max_epochs=2), {"detector__threshold": [1.0, 2.0]},
                           scoring=ANOMALY_SCORERS, refit=False, cv=StratifiedKFold(3))
     search.fit(X, y)
