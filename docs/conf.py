@@ -147,6 +147,15 @@ def _escape_type_references(app, what, name, obj, options, lines):
             lines[i] = match.group(1) + _TRAILING_UNDERSCORE.sub(r"\1\\_", match.group(2))
 
 
+def _skip_metadata_requests(app, what, name, obj, skip, options):
+    # scikit-learn generates set_{method}_request for estimators with metadata (the fleet's
+    # machine_ids); their docstrings point into scikit-learn's own glossary.
+    if re.fullmatch(r"set_\w+_request", name):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _write_cli_help)
+    app.connect("autodoc-skip-member", _skip_metadata_requests)
     app.connect("autodoc-process-docstring", _escape_type_references, priority=900)

@@ -11,10 +11,14 @@ The path from a recording to a verdict, drawn for one anomalous clip:
    ``patch_frames`` frames (half a patch apart) and reconstructs each patch through a small
    bottleneck. It was trained on normal clips only, so it reconstructs normal sound well.
 3. Each frame's reconstruction error, averaged over the patches that cover it, is
-   :meth:`~skaudio_ad.ConvAutoencoderDetector.frame_errors`; the clip's anomaly score is
-   the mean frame error, and ``score_samples`` is its negative.
-4. The clip is an anomaly when its score exceeds ``mean + k * std`` of the scores of the
-   held-out normal validation clips (``threshold=k``, 2 by default).
+   :meth:`~skaudio_ad.ConvAutoencoderDetector.frame_errors`; with
+   ``evidence="reconstruction"``, drawn here, the clip's anomaly score is the mean frame
+   error and ``score_samples`` is its negative. The default, ``evidence="combined"``, adds
+   two more evidences to it (the clip's per-band error profile and its spectral statistics,
+   each standardised out of fold; :ref:`how_it_works`).
+4. The clip is an anomaly when its score exceeds ``mean + k * std`` of the *out-of-fold*
+   scores of the normal training clips: each clip scored by a fold network that never saw
+   it (``threshold=k``, 2 by default).
 
 The :ref:`user guide <how_it_works>` explains each step; this script draws them.
 """
@@ -36,9 +40,11 @@ X_test, y_test, meta = make_machine_sounds(
 S_train = mel.fit_transform(X_train)  # (80, 64, 126): clips, mel bands, frames
 S_test = mel.transform(X_test)
 
-detector = ConvAutoencoderDetector(max_epochs=40, random_state=0).fit(S_train)
+# The reconstruction evidence alone, so that the clip score is the mean frame error.
+detector = ConvAutoencoderDetector(max_epochs=40, evidence="reconstruction", random_state=0)
+detector.fit(S_train)
 print(f"spectrograms: {S_train.shape}; patches of {detector.patch_frames_} frames; "
-      f"{len(detector.validation_indices_)} of {len(S_train)} training clips held out")
+      f"threshold calibrated on {detector.n_calibration_clips_} out-of-fold scores")
 
 # %%
 # From spectrogram to clip score
@@ -89,18 +95,19 @@ ax_err.set_ylim(0, None)
 # From clip scores to a verdict
 # -----------------------------
 #
-# The threshold comes from the normal clips the detector held out of training
-# (``validation_indices_``): their anomaly scores have mean ``error_mean_`` and standard
-# deviation ``error_std_``, and a clip is an anomaly when its score exceeds
+# The threshold comes from the out-of-fold anomaly scores of the normal training clips
+# (``n_folds`` networks, each trained without one fold, score the clips they never saw):
+# their mean is ``error_mean_``, their standard deviation ``error_std_``, and a clip is an
+# anomaly when its score exceeds
 # ``error_mean_ + k * error_std_``. ``offset_`` is minus that value, so
 # ``decision_function = score_samples - offset_`` is negative exactly for the anomalies.
-valid_score = -detector.score_samples(S_train[detector.validation_indices_])
-print(f"error_mean_ = {detector.error_mean_:.3f} "
-      f"(mean of the validation scores: {valid_score.mean():.3f})")
+train_score = -detector.score_samples(S_train)  # in-sample: optimistic, not used
+print(f"error_mean_ = {detector.error_mean_:.3f} (out of fold; the in-sample mean "
+      f"{train_score.mean():.3f} is lower: a network scores its own training clips well)")
 print(f"error_std_  = {detector.error_std_:.3f}, threshold k = {detector.threshold:g}")
 print(f"offset_     = {detector.offset_:.3f} = -(error_mean_ + k * error_std_)")
 
-rows = {"held-out normal\n(calibration)": valid_score,
+rows = {"training normal\n(in-sample)": train_score,
         "test normal": clip_score[y_test == 0],
         "test anomalous": clip_score[y_test == 1]}
 rng = np.random.default_rng(0)
@@ -119,9 +126,9 @@ ax.legend(loc="lower right", fontsize="small")
 ax.set_title("Clips to the right of the threshold are predicted anomalous (-1)")
 
 # %%
-# With only eight calibration clips the standard deviation is a rough estimate; hold out
-# more (``validation_fraction``) when normal recordings are plentiful, and check the false
-# alarm rate on normal clips that played no part in training, as here.
+# Every training clip calibrates the threshold out of fold, so no clip is lost to a
+# hold-out; still check the false alarm rate on normal clips that played no part in
+# training, as here.
 pred = detector.predict(S_test)
 print(f"false alarms: {np.sum(pred[y_test == 0] == -1)} of {np.sum(y_test == 0)} normal "
       f"test clips; detected: {np.sum(pred[y_test == 1] == -1)} of {np.sum(y_test == 1)} "

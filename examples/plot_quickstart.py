@@ -76,7 +76,6 @@ print(f"balanced accuracy   {metrics.anomaly_balanced_accuracy(y_test, labels ==
 fig = skaudio_ad.plotting.plot_score_distributions(
     {"test normal": -scores[y_test == 0], "test anomalous": -scores[y_test == 1]},
     threshold=-detector.offset_,
-    log_scale=True,  # errors of anomalies spread over a wide range
     bins=40,
     title="Synthetic fan, 6 dB SNR: anomaly scores of the test clips",
 )
