@@ -367,7 +367,8 @@ def test_score_files_in_chunks_on_the_cluster(client, fleet, wav_paths, tmp_path
     np.testing.assert_array_equal(on_cluster, here)
     assert np.isnan(on_cluster[5]) and np.isnan(on_cluster[-1])
     expected = fleet.score_samples(X, machine_ids=IDS)
-    np.testing.assert_array_equal(np.delete(on_cluster, [5, len(paths) - 1]), expected)
+    # Chunks of other sizes than one whole call: equal to float32 rounding.
+    np.testing.assert_allclose(np.delete(on_cluster, [5, len(paths) - 1]), expected, rtol=1e-6)
     with pytest.raises(ValueError, match=r"cannot score .*(broken\.wav|'slider')"):
         score_files(fleet, paths, machine_ids=ids, client=client)
     single = fleet.estimators_["fan"]
