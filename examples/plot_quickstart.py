@@ -51,9 +51,10 @@ print(f"predicted anomalous (-1): {(labels[y_test == 0] == -1).sum()} of 30 norm
       f"{(labels[y_test == 1] == -1).sum()} of 30 anomalous clips")
 
 # %%
-# ``predict`` uses the threshold learned in ``fit``: a clip is an anomaly when its
-# reconstruction error exceeds the mean plus ``threshold`` (k = 2 by default) standard
-# deviations of the errors of held-out normal training clips. The F1 score and the balanced
+# ``predict`` uses the threshold learned in ``fit``: a clip is an anomaly when its anomaly
+# score exceeds the mean plus ``threshold`` (k = 2 by default) standard deviations of the
+# out-of-fold scores of the normal training clips (each scored by a fold network that did
+# not train on it). The F1 score and the balanced
 # accuracy measure those hard decisions; the AUC and the partial AUC measure the ranking
 # and do not depend on k.
 metrics = skaudio_ad.metrics

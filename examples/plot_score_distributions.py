@@ -45,10 +45,11 @@ detector.fit(S_train)
 # Anomaly scores of every group
 # -----------------------------
 #
-# The anomaly score is ``-score_samples``, the clip's mean reconstruction error. The
-# network has seen the training clips, so their errors can be optimistic (lower than those
-# of new normal clips); that is why the threshold statistics come from the held-out
-# validation clips (``validation_indices_``), never from the training clips.
+# The anomaly score is ``-score_samples``. The network has seen the training clips, so
+# their in-sample scores are optimistic (lower than those of new normal clips); that is why
+# the threshold statistics come from *out-of-fold* scores (each training clip scored by a
+# fold network that did not train on it), never from in-sample scores. This example also
+# holds out validation clips (``validation_fraction=0.2``) to show them as a group.
 train_score = -detector.score_samples(S_train)
 held_out = np.zeros(len(S_train), dtype=bool)
 held_out[detector.validation_indices_] = True

@@ -177,12 +177,14 @@ def _run_per_machine(args):
 
 def _summary(args, detector, n_clips, skipped):
     n_valid = len(detector.validation_indices_)
+    held_out = f" ({n_valid} held out for validation)" if n_valid else ""
+    scores = "out-of-fold scores" if getattr(detector, "n_folds_", 1) > 1 else "scores"
     print(
-        f"Trained on {n_clips} clips ({n_valid} held out for validation) for "
+        f"Trained on {n_clips} clips{held_out} for "
         f"{detector.n_epochs_} epochs, keeping epoch {detector.best_epoch_}"
         + (f"; skipped {len(skipped)} unusable input(s)" if skipped else "") + ".\n"
         f"Threshold: anomaly score > {-detector.offset_:.4g} (mean + {args.threshold:g} std "
-        f"of the errors of {detector.n_calibration_clips_} normal clips).\n"
+        f"of the {scores} of {detector.n_calibration_clips_} normal clips).\n"
         f"Saved model to {args.output}",
         flush=True,
     )
