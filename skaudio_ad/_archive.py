@@ -31,6 +31,24 @@ def _file_reader(pipeline, what="model"):
     return mel
 
 
+_VERDICTS = ("score_samples", "decision_function", "predict")
+
+
+def detector_outputs(detector, S, methods):
+    """``[getattr(detector, m)(S) for m in methods]``, with one forward pass where possible.
+
+    A skaudio_ad detector derives ``decision_function`` and ``predict`` from
+    ``score_samples`` (``_verdicts``, its threshold rule): the network then runs once for
+    all three instead of once per method. Any other detector is called per method.
+    """
+    verdicts = getattr(detector, "_verdicts", None)
+    if verdicts is None or not set(methods) <= set(_VERDICTS):
+        return [getattr(detector, method)(S) for method in methods]
+    scores = detector.score_samples(S)
+    outputs = dict(zip(_VERDICTS, (scores, *verdicts(scores)), strict=True))
+    return [outputs[method] for method in methods]
+
+
 def _score_chunk(model, start, paths, machine_ids, methods):
     """Values of one chunk of files (rows, one column per method), NaN where a file failed,
     and ``(index, reason)`` per failure. Runs on a worker: it must not raise for one bad file."""
@@ -70,7 +88,7 @@ def _score_group(pipeline, paths, rows, methods, values, failures):
 
     def apply(X):
         S = features.transform(X)
-        return np.column_stack([getattr(detector, method)(S) for method in methods])
+        return np.column_stack(detector_outputs(detector, S, methods))
 
     read = np.zeros(len(paths), dtype=bool)
     for chunk in chunks:

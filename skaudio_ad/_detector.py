@@ -530,7 +530,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         -------
         decision : ndarray of shape (n_clips,), dtype float64
         """
-        return self.score_samples(X) - self.offset_
+        return self._verdicts(self.score_samples(X))[0]
 
     def predict(self, X):
         """+1 for a normal clip, -1 for an anomaly (score above mean + k * std).
@@ -544,7 +544,16 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         -------
         labels : ndarray of shape (n_clips,), dtype int
         """
-        return np.where(self.decision_function(X) < 0, -1, 1)
+        return self._verdicts(self.score_samples(X))[1]
+
+    def _verdicts(self, scores):
+        """The threshold rule on ``score_samples`` values: ``(decision, labels)``.
+
+        ``decision = scores - offset_``, negative for an anomaly, labelled -1. Callers that
+        need all three outputs (the command line, ``score_files``) score once and call this.
+        """
+        decision = scores - self.offset_
+        return decision, np.where(decision < 0, -1, 1)
 
     # ------------------------------------------------------------------ helpers
 

@@ -286,10 +286,12 @@ def score_files(model, paths, *, channel, on_error, quiet, keep_features=False,
 
 def _score_chunk(features, detector, chunk, on_error):
     """``(path, S, (score, decision, label))`` per clip; a failing clip is scored alone."""
+    from .._archive import detector_outputs
+
     def one_pass(X):
         S = features.transform(X)
-        return S, zip(detector.score_samples(S), detector.decision_function(S),
-                      detector.predict(S), strict=True)
+        methods = ("score_samples", "decision_function", "predict")
+        return S, zip(*detector_outputs(detector, S, methods), strict=True)
 
     try:
         S, results = one_pass(chunk.X)
