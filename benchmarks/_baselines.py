@@ -17,7 +17,11 @@ clips' scores, the rule of :class:`~skaudio_ad.ConvAutoencoderDetector`.
   the original it standardises each mel bin (the detector always does).
 - ``old-default``: ``ConvAutoencoderDetector`` as released in 0.1 (reconstruction error only,
   early stopping and calibration on 10 % held-out clips).
-- ``default``: ``ConvAutoencoderDetector(random_state=seed)`` as it is now.
+- ``default``: ``ConvAutoencoderDetector(random_state=seed)`` as it is now (with
+  ``memory=MEMORY`` when the script sets it, so that the next system reuses its networks).
+- ``unscaled-profile``: the previous default, the same networks scored with unstandardised
+  error profiles (:class:`UnscaledProfileDetector`).
+- ``interpolation``: the default with ``target="interpolation"``.
 """
 
 import numpy as np
@@ -151,6 +155,22 @@ def make_iforest_baseline(random_state=None):
     return IForestBaseline(random_state=random_state)
 
 
+class UnscaledProfileDetector(ConvAutoencoderDetector):
+    """The default before the error profiles were standardised per mel bin (raw log errors).
+
+    Trains the same networks as the default (``memory`` shares them); only the kNN distance
+    of the error profiles differs.
+    """
+
+    def _scaled_profiles(self, profiles):
+        return profiles
+
+    def _reference_profile_distances(self):
+        from skaudio_ad import _evidence
+
+        return _evidence.knn_distance(self.profile_reference_)
+
+
 def _old_default(seed):
     return ConvAutoencoderDetector(random_state=seed, **OLD_DEFAULT)
 
@@ -159,8 +179,16 @@ def _old_default(seed):
 OLD_DEFAULT = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction": 0.1,
                "max_steps": None}
 
+#: Where ``default`` leaves its trained networks for ``unscaled-profile`` (set by the
+#: benchmark script; None trains both).
+MEMORY = None
+
 SYSTEMS = {
-    "default": lambda seed: ConvAutoencoderDetector(random_state=seed),
+    "default": lambda seed: ConvAutoencoderDetector(random_state=seed, memory=MEMORY),
+    # The default with unstandardised error profiles (the networks come from ``MEMORY``).
+    "unscaled-profile": lambda seed: UnscaledProfileDetector(random_state=seed, memory=MEMORY),
+    "interpolation": lambda seed: ConvAutoencoderDetector(
+        random_state=seed, target="interpolation"),
     "old-default": _old_default,
     # Candidates measured on the way to the default (benchmarks/results/quality.md).
     "reconstruction-oof": lambda seed: ConvAutoencoderDetector(

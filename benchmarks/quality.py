@@ -17,7 +17,9 @@ normals plus every anomaly, train = the other normals), each with ``--seeds`` se
 per condition: mean +- sd over sets of the per-set mean ROC AUC (anomaly = positive, score =
 ``-score_samples``), the false-alarm rate of ``predict`` on the held-out normal clips (a
 Gaussian gives 2.3 % at k = 2), the paired AUC difference against the reference system over
-every (set, condition, split, seed), and the mean fit time.
+every (set, condition, split, seed), and the mean fit time. The paired references are
+release 0.1's default (``old-default``) and the previous default (``unscaled-profile``,
+which reuses the default's networks through ``--memory``, so list it after ``default``).
 """
 
 import argparse
@@ -34,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import _baselines  # noqa: E402
 from _baselines import SYSTEMS  # noqa: E402
 
 from skaudio_ad import MelSpectrogramTransformer  # noqa: E402
@@ -146,7 +149,7 @@ def run(args):
     return rows
 
 
-def summarise(rows, systems, reference):
+def summarise(rows, systems, references):
     """Markdown tables: per condition group, per set, and paired differences."""
     import collections
 
@@ -178,21 +181,24 @@ def summarise(rows, systems, reference):
                 f"{np.mean([r['auc'] for r in by[(system, s, c)]]):.2f}"
                 for c in CONDITIONS if by[(system, s, c)]))
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
-    if reference in systems:
-        lines += ["", f"Paired AUC difference against `{reference}` (mean ± sd over every "
+    for ref in references:
+        if ref not in systems:
+            continue
+        lines += ["", f"Paired AUC difference against `{ref}` (mean ± sd over every "
                   "set, condition, split and seed; wins/losses):", "",
                   "| system | clean | noisy |", "| --- | --- | --- |"]
         key = {(r["set"], r["condition"], r["split"], r["seed"]): r["auc"]
-               for r in rows if r["system"] == reference}
+               for r in rows if r["system"] == ref}
         for system in systems:
-            if system == reference:
+            if system == ref:
                 continue
             cells = []
             for conds in groups.values():
                 d = np.array([r["auc"] - key[(r["set"], r["condition"], r["split"], r["seed"])]
                               for r in rows if r["system"] == system and r["condition"] in conds
                               and (r["set"], r["condition"], r["split"], r["seed"]) in key])
-                cells.append(f"{d.mean():+.3f} ± {d.std():.3f} ({(d > 0).sum()}/{(d < 0).sum()})")
+                cells.append(f"{d.mean():+.3f} ± {d.std():.3f} ({(d > 0).sum()}/{(d < 0).sum()})"
+                             if d.size else "")
             lines.append(f"| {system} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -202,7 +208,11 @@ def main(argv=None):
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--scratch", type=Path, default=ROOT / "benchmarks" / "scratch")
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS))
-    parser.add_argument("--reference", default="old-default")
+    parser.add_argument("--reference", nargs="+", default=["old-default", "unscaled-profile"],
+                        help="systems every other one is paired against")
+    parser.add_argument("--memory", type=Path, default=ROOT / "benchmarks" / "scratch" / "memory",
+                        help="joblib cache where `default` leaves its networks for "
+                        "`unscaled-profile` (same networks, other scoring)")
     parser.add_argument("--sets", nargs="+")
     parser.add_argument("--conditions", nargs="+")
     parser.add_argument("--splits", type=int, default=5)
@@ -228,6 +238,7 @@ def main(argv=None):
         parser.error(f"--data {args.data} is not a folder (the real samples live there)")
     if args.quick:
         args.splits, args.seeds = min(args.splits, 2), 1
+    _baselines.MEMORY = str(args.memory)
     rows = run(args)
     table = summarise(rows, args.systems, args.reference)
     print(table)

@@ -29,6 +29,16 @@ class NetworkConfig:
     latent_dim: int
     hidden_channels: int
     kernel_size: int = 3
+    #: Frames in the centre of each patch hidden from the network and predicted from the
+    #: frames around them (the interpolation target); 0 reconstructs the whole patch.
+    masked_frames: int = 0
+
+    @property
+    def target_window(self):
+        """``(first, length)``: the frames of a patch that its error is measured on."""
+        if self.masked_frames == 0:
+            return 0, self.patch_frames
+        return (self.patch_frames - self.masked_frames) // 2, self.masked_frames
 
 
 def _round_up(n, multiple):

@@ -21,8 +21,8 @@ def validate_state(detector):
     required = ["params_", "feature_mean_", "feature_scale_", "patch_frames_",
                 "n_features_in_", "error_mean_", "error_std_", "offset_"]
     if EVIDENCE.get(getattr(detector, "evidence", None)) == EVIDENCE["combined"]:
-        required += ["profile_reference_", "spectrum_reference_", "evidence_mean_",
-                     "evidence_scale_"]
+        required += ["profile_reference_", "profile_mean_", "profile_scale_",
+                     "spectrum_reference_", "evidence_mean_", "evidence_scale_"]
     missing = [name for name in required if not hasattr(detector, name)]
     if len(missing) == len(required):
         return  # not fitted (e.g. a meta-estimator's template): nothing to use yet
@@ -50,6 +50,7 @@ def validate_state(detector):
             )
     n_channels = int(detector.n_features_in_)
     shapes = {"profile_reference_": (None, n_channels),
+              "profile_mean_": (n_channels,), "profile_scale_": (n_channels,),
               "spectrum_reference_": (None, 2 * n_channels),
               "evidence_mean_": (3,), "evidence_scale_": (3,)}
     for name, shape in shapes.items():
@@ -69,8 +70,9 @@ def validate_state(detector):
             )
             if numeric and not np.all(np.isfinite(np.asarray(leaf, dtype=np.float64))):
                 raise ValueError(f"The fitted attribute {name} holds NaN or infinite values.")
-    if np.any(np.asarray(detector.feature_scale_) <= 0):
-        raise ValueError("feature_scale_ holds values <= 0.")
+    for name in ("feature_scale_", "profile_scale_"):
+        if name in required and np.any(np.asarray(getattr(detector, name)) <= 0):
+            raise ValueError(f"{name} holds values <= 0.")
 
 
 def _check_tree(pure, expected, lead, name):

@@ -98,6 +98,21 @@ def _apply(graphdef, params, patches):
     return nnx.merge(graphdef, params)(patches)
 
 
+def _target_errors(graphdef, config, params, patches):
+    """Squared errors on the target window of each patch, ``(b, window, c)``.
+
+    Reconstruction: the whole patch in, the whole patch compared. Interpolation: the centre
+    frames are zeroed (the training mean once standardised) before the network sees them,
+    and only they are compared, so the network must predict them from their context.
+    """
+    first, length = config.target_window
+    if config.masked_frames == 0:
+        return (_apply(graphdef, params, patches) - patches) ** 2
+    hidden = patches.at[:, first : first + length].set(0.0)
+    out = _apply(graphdef, params, hidden)
+    return (out[:, first : first + length] - patches[:, first : first + length]) ** 2
+
+
 @functools.lru_cache(maxsize=32)
 def inference(config: NetworkConfig) -> Inference:
     """The jitted scoring of one network shape (cached across fits; no training setting)."""
@@ -106,16 +121,18 @@ def inference(config: NetworkConfig) -> Inference:
 
     @jax.jit
     def patch_errors(params, patches):
-        return (_apply(graphdef, params, patches) - patches) ** 2
+        return _target_errors(graphdef, config, params, patches)
 
     @jax.jit
     def patch_frame_errors(params, patches):
-        # The 0.1 release's scoring, kept operation for operation: old model files score alike.
-        return jnp.mean((_apply(graphdef, params, patches) - patches) ** 2, axis=2)
+        if config.masked_frames == 0:
+            # The 0.1 release's scoring, kept operation for operation: old files score alike.
+            return jnp.mean((_apply(graphdef, params, patches) - patches) ** 2, axis=2)
+        return jnp.mean(_target_errors(graphdef, config, params, patches), axis=2)
 
     @jax.jit
     def patch_scores(params, patches):
-        errors = (_apply(graphdef, params, patches) - patches) ** 2
+        errors = _target_errors(graphdef, config, params, patches)
         return jnp.mean(errors, axis=2), jnp.mean(errors, axis=1)
 
     return Inference(graphdef, patch_errors, patch_frame_errors, patch_scores)
@@ -135,7 +152,7 @@ def trainer(config: NetworkConfig, learning_rate: float) -> Trainer:
         return jax.vmap(one)(clips, starts)
 
     def loss_fn(params, patches, mask):
-        per_patch = jnp.mean((_apply(graphdef, params, patches) - patches) ** 2, axis=(1, 2))
+        per_patch = jnp.mean(_target_errors(graphdef, config, params, patches), axis=(1, 2))
         return jnp.sum(per_patch * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
     def step(params, opt_state, X, clips, starts, mask):
@@ -316,15 +333,30 @@ def _patch_batches(X, T, hop, layout=None):
         yield lo, len(chunk), [put(patches[b : b + size]) for b in range(0, batch, size)], n_real
 
 
-def _overlap_add(errs, starts, n_frames, T):
-    """Per-patch errors ``(n, n_patches, T, ...)`` averaged over the patches covering a frame."""
+def _overlap_add(errs, starts, n_frames, config):
+    """Per-patch errors ``(n, n_patches, window, ...)`` averaged over the patches covering a frame.
+
+    A patch's errors cover its target window (:attr:`NetworkConfig.target_window`). Frames
+    no window covers (the edges of a clip under the interpolation target) take the errors of
+    the nearest covered frame.
+    """
+    first, length = config.target_window
     coverage = np.zeros(n_frames)
     for s in starts:
-        coverage[s : s + T] += 1
+        coverage[s + first : s + first + length] += 1
     sums = np.zeros((errs.shape[0], n_frames, *errs.shape[3:]))
     for j, s in enumerate(starts):
-        sums[:, s : s + T] += errs[:, j]
-    return sums / coverage.reshape(-1, *([1] * (errs.ndim - 3)))
+        sums[:, s + first : s + first + length] += errs[:, j]
+    covered = np.flatnonzero(coverage)
+    out = sums[:, covered] / coverage[covered].reshape(-1, *([1] * (errs.ndim - 3)))
+    if len(covered) == n_frames:
+        return out
+    nearest = np.clip(np.searchsorted(covered, np.arange(n_frames)), 0, len(covered) - 1)
+    below = np.clip(nearest - 1, 0, len(covered) - 1)
+    closer = np.abs(covered[below] - np.arange(n_frames)) < np.abs(
+        covered[nearest] - np.arange(n_frames)
+    )
+    return out[:, np.where(closer, below, nearest)]
 
 
 def frame_errors(config, params, X, hop, layout=None):
@@ -340,8 +372,8 @@ def frame_errors(config, params, X, hop, layout=None):
     out = np.empty((X.shape[0], n_frames))
     for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
         errs = np.concatenate([np.asarray(fn(params, b)) for b in batches])[:n_real]
-        errs = errs.astype(np.float64).reshape(n, len(starts), T)
-        out[lo : lo + n] = _overlap_add(errs, starts, n_frames, T)
+        errs = errs.astype(np.float64).reshape(n, len(starts), -1)
+        out[lo : lo + n] = _overlap_add(errs, starts, n_frames, config)
     return out
 
 
@@ -360,7 +392,7 @@ def frame_errors_and_profiles(config, params, X, hop, layout=None):
         outs = [fn(params, b) for b in batches]
         f = np.concatenate([np.asarray(o[0]) for o in outs])[:n_real].astype(np.float64)
         c = np.concatenate([np.asarray(o[1]) for o in outs])[:n_real].astype(np.float64)
-        frames[lo : lo + n] = _overlap_add(f.reshape(n, len(starts), T), starts, n_frames, T)
+        frames[lo : lo + n] = _overlap_add(f.reshape(n, len(starts), -1), starts, n_frames, config)
         profiles[lo : lo + n] = c.reshape(n, len(starts), -1).mean(axis=1)
     return frames, profiles
 
@@ -377,8 +409,8 @@ def error_maps(config, params, X, hop, layout=None):
     out = np.empty(X.shape, dtype=np.float64)
     for lo, n, batches, n_real in _patch_batches(X, T, hop, layout):
         errs = np.concatenate([np.asarray(fn(params, b)) for b in batches])[:n_real]
-        errs = errs.astype(np.float64).reshape(n, len(starts), T, X.shape[2])
-        out[lo : lo + n] = _overlap_add(errs, starts, n_frames, T)
+        errs = errs.astype(np.float64).reshape(n, len(starts), -1, X.shape[2])
+        out[lo : lo + n] = _overlap_add(errs, starts, n_frames, config)
     return out
 
 

@@ -299,6 +299,17 @@ def test_memory_trains_once_per_network(data, tmp_path, monkeypatch):
     assert offsets[0] > offsets[1] > offsets[2]
     np.testing.assert_array_equal(cached.score_samples(X_test), plain.score_samples(X_test))
     assert cached.offset_ == plain.offset_
+    # The evidence changes the scoring, not the network: still one training, and the scores
+    # of a detector calibrated for that evidence from scratch.
+    plain = ConvAutoencoderDetector(**SMALL, evidence="reconstruction", random_state=0)
+    cached = ConvAutoencoderDetector(
+        **SMALL, evidence="reconstruction", memory=str(tmp_path), random_state=0
+    )
+    plain.fit(X_train), cached.fit(X_train)
+    assert len(calls) == 1
+    assert not hasattr(cached, "profile_reference_")
+    np.testing.assert_array_equal(cached.score_samples(X_test), plain.score_samples(X_test))
+    assert cached.offset_ == plain.offset_
     smaller = {**SMALL, "latent_dim": 4}
     ConvAutoencoderDetector(**smaller, memory=str(tmp_path), random_state=0).fit(X_train)
     assert len(calls) == 2
@@ -397,4 +408,121 @@ def test_a_release_0_1_state_scores_by_reconstruction_error(data):
     np.testing.assert_array_equal(old.score_samples(X_test), legacy.score_samples(X_test))
     np.testing.assert_array_equal(
         old.score_samples(X_test), -old.frame_errors(X_test).mean(axis=1)
+    )
+
+
+def test_interpolation_hides_the_centre_frames_from_the_network():
+    import jax
+    from flax import nnx
+
+    from skaudio_ad import _training
+    from skaudio_ad._network import NetworkConfig, build_network
+
+    rng = np.random.default_rng(0)
+    P = rng.normal(size=(3, PATCH, N_MELS)).astype(np.float32)
+    for masked in (4, 0):
+        config = NetworkConfig("conv1d", N_MELS, PATCH, 8, 16, masked_frames=masked)
+        first, length = config.target_window
+        params = nnx.state(build_network(config, jax.random.key(0)), nnx.Param)
+        fn = _training.inference(config).patch_errors
+        Q = P.copy()
+        Q[:, 6:10] += 5.0  # the centre 4 frames of the 16
+        e_p = np.asarray(fn(params, P), dtype=np.float64)[:, 6 - first : 10 - first]
+        e_q = np.asarray(fn(params, Q), dtype=np.float64)[:, 6 - first : 10 - first]
+        # With one prediction o for both: e_p = d**2 and e_q = (d - 5)**2, d = o - centre.
+        d = (25.0 - (e_q - e_p)) / 10.0
+        same_prediction = np.allclose(d**2, e_p, atol=1e-3)
+        if masked:
+            assert (first, length) == (6, 4)
+            assert e_p.shape == (3, 4, N_MELS)
+            assert same_prediction
+        else:
+            assert (first, length) == (0, PATCH)
+            assert not same_prediction  # a reconstruction sees the frames it rebuilds
+
+
+def test_interpolation_target_scores_locates_and_round_trips(data, tmp_path):
+    from skaudio_ad import load, save
+
+    X_train, X_test, y_test = data
+    detector = ConvAutoencoderDetector(**SMALL, target="interpolation", random_state=0)
+    detector.fit(X_train)
+    assert detector._hop == PATCH // 4
+    assert roc_auc_score(y_test, -detector.score_samples(X_test)) > 0.9
+    errors = detector.frame_errors(X_test[y_test == 1])
+    assert errors.shape == (20, N_FRAMES) and np.all(np.isfinite(errors))
+    assert np.all((errors.argmax(axis=1) >= 28) & (errors.argmax(axis=1) < 42))
+    # The first and last frames are never a patch's centre: they take their nearest one's.
+    first, length = detector._config.target_window
+    np.testing.assert_array_equal(errors[:, :first], np.repeat(errors[:, [first]], first, 1))
+    np.testing.assert_allclose(
+        detector.error_map(X_test[:3]).mean(axis=1), detector.frame_errors(X_test[:3]),
+        rtol=1e-5,
+    )
+    save(detector, tmp_path / "interp.skops")
+    loaded = load(tmp_path / "interp.skops")
+    assert loaded.target == "interpolation"
+    np.testing.assert_array_equal(loaded.score_samples(X_test), detector.score_samples(X_test))
+
+
+def test_error_profiles_are_standardised_per_band_before_the_knn_distance(fitted, data):
+    from skaudio_ad import _evidence
+
+    reference = fitted.profile_reference_
+    np.testing.assert_allclose(fitted.profile_mean_, reference.mean(axis=0))
+    np.testing.assert_allclose(fitted.profile_scale_, reference.std(axis=0, ddof=1) + 1e-3)
+    # The profile evidence of new clips: kNN distance in the standardised bands.
+    X_test = data[1]
+    Z = fitted._standardise(X_test.transpose(0, 2, 1), np.arange(len(X_test)))
+    _, profiles = fitted._evidence(fitted._device_params(), Z)
+    scaled = (reference - fitted.profile_mean_) / fitted.profile_scale_
+    expected = _evidence.knn_distance(
+        scaled, (profiles - fitted.profile_mean_) / fitted.profile_scale_
+    )
+    unscaled = _evidence.knn_distance(reference, profiles)
+    errors = fitted.frame_errors(X_test).mean(axis=1)
+    spectra = _evidence.knn_distance(
+        fitted.spectrum_reference_, _evidence.spectral_statistics(Z)
+    )
+    values = np.column_stack([errors, expected, spectra])
+    manual = ((values - fitted.evidence_mean_) / fitted.evidence_scale_).sum(axis=1)
+    np.testing.assert_allclose(-fitted.score_samples(X_test), manual, rtol=1e-4, atol=1e-6)
+    assert not np.allclose(expected, unscaled)
+
+
+def test_a_state_without_profile_scaling_scores_unscaled(fitted, data):
+    state = dict(vars(pickle.loads(pickle.dumps(fitted))))
+    for name in ("profile_mean_", "profile_scale_"):
+        del state[name]
+    older = ConvAutoencoderDetector.__new__(ConvAutoencoderDetector)
+    older.__setstate__(state)
+    np.testing.assert_array_equal(older.profile_mean_, np.zeros(N_MELS))
+    np.testing.assert_array_equal(older.profile_scale_, np.ones(N_MELS))
+    older._validate_state()
+    assert not np.allclose(older.score_samples(data[1]), fitted.score_samples(data[1]))
+
+
+def test_reference_profiles_are_measured_under_a_scaling_without_them():
+    from skaudio_ad import _evidence
+
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(12, 5)) * np.array([0.1, 1.0, 3.0, 0.5, 2.0])
+    reference[3, 2] += 20.0  # one clip far out in one band
+    loo = _evidence.scaled_knn_distance(reference)
+    brute = np.empty(len(reference))
+    for i in range(len(reference)):
+        others = np.delete(reference, i, axis=0)
+        scale = others.std(axis=0, ddof=1) + _evidence.PROFILE_SCALE_FLOOR
+        d = np.sqrt((((others - reference[i]) / scale) ** 2).sum(axis=1))
+        brute[i] = np.sort(d)[: _evidence.N_NEIGHBORS].mean()
+    np.testing.assert_allclose(loo, brute, rtol=1e-9)
+    # Scaled with itself included, the far clip would look nearer than it is.
+    centre, scale = _evidence.profile_scaling(reference)
+    in_sample = _evidence.knn_distance((reference - centre) / scale)
+    assert loo[3] > 1.4 * in_sample[3]
+    # New vectors: the scaling of every reference row.
+    new = rng.normal(size=(4, 5))
+    np.testing.assert_allclose(
+        _evidence.scaled_knn_distance(reference, new),
+        _evidence.knn_distance((reference - centre) / scale, (new - centre) / scale),
     )

@@ -36,9 +36,14 @@ def register(add_parser):
         ("--latent-dim", int, 16, "bottleneck size of the autoencoder"),
         ("--hidden-channels", int, 32, "width of the convolutional layers"),
         ("--patch-frames", int, 32, "frames per patch (32 frames ~ 1 s at 16 kHz)"),
-        ("--epochs", int, 100, "maximum training epochs; early stopping may end sooner"),
+        ("--epochs", int, 100, "maximum training epochs (at most 800 steps; with "
+         "--validation-fraction, early stopping may end sooner)"),
     ]:
         fit.add_argument(flag, type=number(kind, 0), default=default, metavar="N", help=text)
+    fit.add_argument("--target", choices=["reconstruction", "interpolation"],
+                     default="reconstruction", help="what the autoencoder learns: rebuild "
+                     "each patch, or predict its hidden centre frames from the frames around "
+                     "them")
     fit.add_argument("--threshold", type=float, default=2.0, metavar="K",
                      help="anomaly when the clip's anomaly score > mean + K std of the out-of-fold "
                      "scores of the normal training clips")
@@ -91,8 +96,8 @@ def build_pipeline(args, *, verbose):
     detector = ConvAutoencoderDetector(
         latent_dim=args.latent_dim, threshold=args.threshold, max_epochs=args.epochs,
         patch_frames=args.patch_frames, hidden_channels=args.hidden_channels,
-        validation_fraction=args.validation_fraction, random_state=args.seed,
-        verbose=verbose,
+        validation_fraction=args.validation_fraction, target=args.target,
+        random_state=args.seed, verbose=verbose,
     )
     return Pipeline([("mel", mel), ("detector", detector)])
 
