@@ -190,6 +190,7 @@ def test_user_errors_are_one_line_without_traceback(data, tmp_path):
     (["fit", "x.wav", "-o", "m.skops", "--epochs", "0"], "expected a value > 0"),
     (["fit", "x.wav", "-o", "m.skops", "--channel", "left"], "channel number >= 0 or 'mean'"),
     (["fit", "x.wav", "-o", "m.skops", "--validation-fraction", "1"], "< 1"),
+    (["fit", "x.wav", "-o", "m.skops", "--target", "idnn"], "invalid choice: 'idnn'"),
 ])
 def test_bad_arguments(argv, message, capsys):
     assert main(argv) == 2
@@ -322,3 +323,12 @@ def test_demo_quick(tmp_path):
         "spectrograms.png",
     ]
     assert isinstance(skaudio_ad.load(out / "model.skops"), Pipeline)
+
+
+def test_fit_target_option_reaches_the_detector():
+    from skaudio_ad._cli import _parser
+    from skaudio_ad._cli.fit import build_pipeline
+
+    for argv, target in ([[], "reconstruction"], [["--target", "interpolation"], "interpolation"]):
+        args = _parser().parse_args(["fit", "x.wav", "-o", "m.skops", *argv])
+        assert build_pipeline(args, verbose=0)["detector"].target == target
