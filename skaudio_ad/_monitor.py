@@ -19,6 +19,7 @@ least-squares fit). It needs no frame threshold, so it holds for any scoring rul
 import math
 import os
 import queue
+import select
 import sys
 import time
 from collections import deque
@@ -88,6 +89,14 @@ class FileSource:
         self._file.close()
 
 
+def _descriptor(stream):
+    """The OS file descriptor behind ``stream``, or None (an in-memory stream)."""
+    try:
+        return stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 class RawSource:
     """Raw interleaved PCM from a binary stream (standard input by default).
 
@@ -104,6 +113,8 @@ class RawSource:
         self.channels = int(channels)
         self.dtype = np.dtype(dtype)
         self._stream = sys.stdin.buffer if stream is None else stream
+        # Standard input is read from its descriptor, in short waits (see _readinto).
+        self._fd = _descriptor(sys.stdin) if stream is None and os.name == "posix" else None
         self._pending = b""
         self._remaining = None  # bytes left in a WAV data chunk of known size
         self.trailing_bytes = 0
@@ -114,14 +125,30 @@ class RawSource:
             self._pending = head
         self._frame_bytes = self.dtype.itemsize * self.channels
 
+    def _readinto(self, view):
+        """Read at most ``len(view)`` bytes into ``view``; 0 only at the end of the stream."""
+        if self._fd is None:
+            return self._stream.readinto(view)
+        # Ctrl-C is delivered to any thread of the process, often one of XLA's: that sets
+        # Python's flag but leaves this thread blocked in read() until more data arrives (a
+        # hang while the stream is quiet). Waiting in short slices returns to Python, which
+        # then raises KeyboardInterrupt here.
+        while not select.select([self._fd], [], [], 0.2)[0]:
+            pass
+        data = os.read(self._fd, len(view))
+        view[: len(data)] = data
+        return len(data)
+
     def _read_exact(self, n):
-        data = bytearray()
-        while len(data) < n:
-            chunk = self._stream.read(n - len(data))
-            if not chunk:
+        buffer = bytearray(n)
+        view = memoryview(buffer)
+        got = 0
+        while got < n:
+            count = self._readinto(view[got:])
+            if not count:
                 break
-            data += chunk
-        return bytes(data)
+            got += count
+        return bytes(buffer[:got])
 
     def _read_wav_header(self, rf64):
         fmt = None
@@ -165,7 +192,7 @@ class RawSource:
         view[:got] = self._pending[:got]
         self._pending = self._pending[got:]
         while got < want:
-            count = self._stream.readinto(view[got:])
+            count = self._readinto(view[got:])
             if not count:
                 break
             got += count

@@ -272,8 +272,9 @@ def test_broken_pipe_and_ctrl_c_as_a_program(model_file, wav):
     assert proc.wait(timeout=120) == 141
     assert proc.stderr.read().strip().splitlines() == [
         f"skaudio-ad: cannot score '{wav.parent / 'missing.wav'}': no such file or folder"]
-    # Ctrl-C while the heavy modules are still being imported.
-    proc = _run("score", model_file, wav)
+    # Ctrl-C while the heavy modules are still being imported (without the caches: warm,
+    # the whole run can end within the second).
+    proc = _run("score", model_file, wav, "--no-cache")
     import time
 
     time.sleep(1.0)
