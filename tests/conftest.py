@@ -1,6 +1,8 @@
 """Shared fixtures: the real recordings in ``../shared/data``, skipped cleanly when absent."""
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,3 +30,19 @@ def _compilation_cache_in_tmp(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SKAUDIO_AD_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
         yield
+
+
+def popen_interruptible(*args, **kwargs):
+    """``subprocess.Popen`` whose child gets the default Ctrl-C, for tests that send SIGINT.
+
+    A child inherits an *ignored* SIGINT, and the signal mask, across exec: ignored, Python
+    never raises KeyboardInterrupt; blocked, the signal never arrives. A library loaded
+    earlier in the test session may have left either so in this process.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        return subprocess.Popen(*args, **kwargs)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, previous)

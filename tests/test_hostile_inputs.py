@@ -26,6 +26,7 @@ import skaudio_ad
 from skaudio_ad._cli import main
 from skaudio_ad.exceptions import AudioReadError, ModelFileError
 from skaudio_ad.io import find_audio, iter_clips
+from tests.conftest import popen_interruptible
 from tests.damaged_models import DAMAGES, OVERFLOWING
 
 DATA = Path(__file__).parent / "data"
@@ -260,8 +261,9 @@ def test_broken_pipe_is_a_quiet_exit(model_file, wav, capsys, monkeypatch):
 
 def _run(*args, **kwargs):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "skaudio_ad", *map(str, args)], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+    return popen_interruptible([sys.executable, "-m", "skaudio_ad", *map(str, args)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               **kwargs)
 
 
 def test_broken_pipe_and_ctrl_c_as_a_program(model_file, wav):

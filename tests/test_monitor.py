@@ -17,7 +17,7 @@ from skaudio_ad._cli import main
 from skaudio_ad._monitor import StreamMonitor
 from skaudio_ad.datasets import make_machine_sounds
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, popen_interruptible
 
 SR = 8000
 HOP = 0.25
@@ -172,7 +172,7 @@ def test_broken_pipe_ends_quietly(setup):
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT semantics")
 def test_ctrl_c_closes_and_flushes_the_open_event(setup):
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.Popen(
+    proc = popen_interruptible(
         [sys.executable, "-m", "skaudio_ad", "monitor", setup["model_path"], "-", "--hop",
          str(HOP)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env=env)
