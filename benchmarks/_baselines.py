@@ -19,8 +19,10 @@ clips' scores, the rule of :class:`~skaudio_ad.ConvAutoencoderDetector`.
   early stopping and calibration on 10 % held-out clips).
 - ``default``: ``ConvAutoencoderDetector(random_state=seed)`` as it is now (with
   ``memory=MEMORY`` when the script sets it, so that the next system reuses its networks).
-- ``unscaled-profile``: the previous default, the same networks scored with unstandardised
-  error profiles (:class:`UnscaledProfileDetector`).
+- ``untransformed``: the previous default, the same networks without the score transform
+  (``score_transform=None``).
+- ``unscaled-profile``: the default before that, the same networks scored with unstandardised
+  error profiles (:class:`UnscaledProfileDetector`) and no score transform.
 - ``interpolation``: the default with ``target="interpolation"``.
 """
 
@@ -147,8 +149,8 @@ def DenseAutoencoderBaseline(  # noqa: N802 - a factory standing in for the old 
 
 
 #: What keeps the package's detector on the MIMII baseline's recipe (see the module docstring).
-_BASELINE_RECIPE = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction": 0.1,
-                    "max_steps": None, "patience": 10**6}
+_BASELINE_RECIPE = {"evidence": "reconstruction", "score_transform": None, "n_folds": 1,
+                    "validation_fraction": 0.1, "max_steps": None, "patience": 10**6}
 
 
 def make_iforest_baseline(random_state=None):
@@ -177,7 +179,7 @@ def _old_default(seed):
 
 #: The parameters that restore the 0.1 release's behaviour on top of the current defaults.
 OLD_DEFAULT = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction": 0.1,
-               "max_steps": None}
+               "max_steps": None, "score_transform": None}
 
 #: Where ``default`` leaves its trained networks for ``unscaled-profile`` (set by the
 #: benchmark script; None trains both).
@@ -185,8 +187,12 @@ MEMORY = None
 
 SYSTEMS = {
     "default": lambda seed: ConvAutoencoderDetector(random_state=seed, memory=MEMORY),
-    # The default with unstandardised error profiles (the networks come from ``MEMORY``).
-    "unscaled-profile": lambda seed: UnscaledProfileDetector(random_state=seed, memory=MEMORY),
+    # The default without the score transform (the networks come from ``MEMORY``).
+    "untransformed": lambda seed: ConvAutoencoderDetector(
+        random_state=seed, memory=MEMORY, score_transform=None),
+    # The default before that, with unstandardised error profiles too.
+    "unscaled-profile": lambda seed: UnscaledProfileDetector(
+        random_state=seed, memory=MEMORY, score_transform=None),
     "interpolation": lambda seed: ConvAutoencoderDetector(
         random_state=seed, target="interpolation"),
     "old-default": _old_default,

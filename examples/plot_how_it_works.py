@@ -15,7 +15,9 @@ The path from a recording to a verdict, drawn for one anomalous clip:
    ``evidence="reconstruction"``, drawn here, the clip's anomaly score is the mean frame
    error and ``score_samples`` is its negative. The default, ``evidence="combined"``, adds
    two more evidences to it (the clip's per-band error profile and its spectral statistics,
-   each standardised out of fold; :ref:`how_it_works`).
+   each standardised out of fold; :ref:`how_it_works`), and makes the normal clips' scores
+   close to Gaussian by a strictly increasing map (``score_transform``; drawn here without
+   it, so that the score stays the mean frame error).
 4. The clip is an anomaly when its score exceeds ``mean + k * std`` of the *out-of-fold*
    scores of the normal training clips: each clip scored by a fold network that never saw
    it (``threshold=k``, 2 by default).
@@ -41,7 +43,9 @@ S_train = mel.fit_transform(X_train)  # (80, 64, 126): clips, mel bands, frames
 S_test = mel.transform(X_test)
 
 # The reconstruction evidence alone, so that the clip score is the mean frame error.
-detector = ConvAutoencoderDetector(max_epochs=40, evidence="reconstruction", random_state=0)
+detector = ConvAutoencoderDetector(
+    max_epochs=40, evidence="reconstruction", score_transform=None, random_state=0
+)
 detector.fit(S_train)
 print(f"spectrograms: {S_train.shape}; patches of {detector.patch_frames_} frames; "
       f"threshold calibrated on {detector.n_calibration_clips_} out-of-fold scores")

@@ -15,17 +15,28 @@ Pure numpy, no scikit-learn. Every evidence is a per-clip number, higher = more 
 
 Each evidence is standardised by the mean and standard deviation of its out-of-fold values on
 the normal training clips (no clip scores itself) and the standardised values are summed.
+
+Whatever the clip score, :func:`fit_score_transform` and :func:`transform_scores` make the
+normal clips' scores Gaussian (a Yeo-Johnson power transform of the standardised scores,
+fitted on the same out-of-fold scores by maximum likelihood), so that the threshold rule
+"mean + k standard deviations" flags the share of normal clips a Gaussian gives for k.
+Distances and squared errors are right-skewed: on them the rule at k = 2 flagged 0.20 of
+held-out normal clips instead of 0.02-0.05.
 """
 
 import numpy as np
+from scipy import optimize, stats
 
 __all__ = [
     "EVIDENCE",
+    "SCORE_LAMBDA_BOUNDS",
+    "fit_score_transform",
     "knn_distance",
     "profile",
     "profile_scaling",
     "scaled_knn_distance",
     "spectral_statistics",
+    "transform_scores",
 ]
 
 #: The evidence of each ``evidence=`` option of the detector, in the order they are stored.
@@ -40,6 +51,15 @@ PROFILE_FLOOR = 1e-6
 #: Added to the standard deviation of each bin's log error (natural log units) before it
 #: divides, so that a bin that barely varies among the normal clips cannot dominate.
 PROFILE_SCALE_FLOOR = 1e-3
+
+#: Range of the Yeo-Johnson exponent of the score transform. 1 is the identity; below 1 the
+#: upper tail is compressed (right-skewed scores). Never below 0, where the transform is
+#: bounded above and an arbitrarily anomalous clip could no longer pass every threshold;
+#: never above 1, where it expands the upper tail (and can overflow).
+SCORE_LAMBDA_BOUNDS = (0.0, 1.0)
+
+#: Fewer normal scores than this leave the shape unmeasured: the transform is the identity.
+MIN_TRANSFORM_SCORES = 3
 
 
 def profile(maps):
@@ -129,3 +149,40 @@ def knn_distance(reference, vectors=None):
         kk = min(k, d.shape[1])
         out[lo : lo + len(chunk)] = np.sort(d, axis=1)[:, :kk].mean(axis=1)
     return out
+
+
+def fit_score_transform(scores):
+    """``(centre, scale, lam)``: the transform that makes normal clips' ``scores`` Gaussian.
+
+    The scores are standardised by their mean and standard deviation, and the Yeo-Johnson
+    exponent ``lam`` maximises the Gaussian likelihood of the result within
+    :data:`SCORE_LAMBDA_BOUNDS` (scipy's ``yeojohnson_llf``). Under
+    :data:`MIN_TRANSFORM_SCORES` scores, or scores without spread, ``lam`` is 1 (identity).
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    centre = float(scores.mean())
+    scale = float(scores.std(ddof=1)) if len(scores) > 1 else 0.0
+    if not (np.isfinite(scale) and scale > 0.0):
+        return centre, 1.0, 1.0
+    if len(scores) < MIN_TRANSFORM_SCORES:
+        return centre, scale, 1.0
+    z = (scores - centre) / scale
+    found = optimize.minimize_scalar(
+        lambda lam: -stats.yeojohnson_llf(lam, z), bounds=SCORE_LAMBDA_BOUNDS, method="bounded"
+    )
+    return centre, scale, float(np.clip(found.x, *SCORE_LAMBDA_BOUNDS))
+
+
+def transform_scores(scores, centre, scale, lam):
+    """The Yeo-Johnson transform ``lam`` of ``(scores - centre) / scale``; strictly increasing.
+
+    Elementwise, so that a clip's transformed score does not depend on the other clips.
+    Infinite scores stay infinite, NaN stays NaN.
+    """
+    z = (np.asarray(scores, dtype=np.float64) - centre) / scale
+    up, down = np.maximum(z, 0.0), np.minimum(z, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # z >= 0: ((1 + z)^lam - 1) / lam (log1p at lam = 0); z < 0: the mirror at 2 - lam.
+        upper = np.log1p(up) if lam == 0 else np.expm1(lam * np.log1p(up)) / lam
+        lower = -np.expm1((2.0 - lam) * np.log1p(-down)) / (2.0 - lam)
+    return np.where(z >= 0, upper, lower)

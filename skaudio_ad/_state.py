@@ -7,7 +7,7 @@ import numpy as np
 from flax import nnx
 
 from . import _training
-from ._evidence import EVIDENCE
+from ._evidence import EVIDENCE, SCORE_LAMBDA_BOUNDS
 from ._network import ARCHITECTURES
 
 __all__ = ["validate_state"]
@@ -23,6 +23,9 @@ def validate_state(detector):
     if EVIDENCE.get(getattr(detector, "evidence", None)) == EVIDENCE["combined"]:
         required += ["profile_reference_", "profile_mean_", "profile_scale_",
                      "spectrum_reference_", "evidence_mean_", "evidence_scale_"]
+    transformed = getattr(detector, "score_transform", None) is not None
+    if transformed:
+        required += ["score_centre_", "score_scale_", "score_lambda_"]
     missing = [name for name in required if not hasattr(detector, name)]
     if len(missing) == len(required):
         return  # not fitted (e.g. a meta-estimator's template): nothing to use yet
@@ -38,7 +41,10 @@ def validate_state(detector):
     if getattr(detector, "fold_params_", None) is not None:
         k = detector.n_folds_
         _check_tree(detector.fold_params_, expected, (k,), "fold_params_")
-    for name in ("error_mean_", "error_std_", "offset_"):
+    scalars = ["error_mean_", "error_std_", "offset_"]
+    if transformed:
+        scalars += ["score_centre_", "score_scale_", "score_lambda_"]
+    for name in scalars:
         value = getattr(detector, name)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise ValueError(f"{name} must be a number; got {type(value).__name__} {value!r}.")
@@ -70,9 +76,16 @@ def validate_state(detector):
             )
             if numeric and not np.all(np.isfinite(np.asarray(leaf, dtype=np.float64))):
                 raise ValueError(f"The fitted attribute {name} holds NaN or infinite values.")
-    for name in ("feature_scale_", "profile_scale_"):
+    for name in ("feature_scale_", "profile_scale_", "score_scale_"):
         if name in required and np.any(np.asarray(getattr(detector, name)) <= 0):
             raise ValueError(f"{name} holds values <= 0.")
+    if transformed:
+        low, high = SCORE_LAMBDA_BOUNDS
+        # Outside the bounds the transform can cap the scores below any threshold.
+        if not low <= detector.score_lambda_ <= high:
+            raise ValueError(
+                f"score_lambda_ is {detector.score_lambda_!r}; it must lie in [{low}, {high}]."
+            )
 
 
 def _check_tree(pure, expected, lead, name):

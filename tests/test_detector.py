@@ -18,7 +18,10 @@ N_MELS, N_FRAMES, PATCH = 16, 64, 16
 SMALL = dict(patch_frames=PATCH, hidden_channels=16, latent_dim=8, max_epochs=30)
 #: The 0.1 release's behaviour: reconstruction error only, early stopping and calibration on
 #: held-out clips.
-LEGACY = dict(evidence="reconstruction", n_folds=1, validation_fraction=0.1, max_steps=None)
+LEGACY = dict(
+    evidence="reconstruction", n_folds=1, validation_fraction=0.1, max_steps=None,
+    score_transform=None,
+)
 
 
 def spectrograms(n, seed, anomaly=False):
@@ -310,6 +313,19 @@ def test_memory_trains_once_per_network(data, tmp_path, monkeypatch):
     assert not hasattr(cached, "profile_reference_")
     np.testing.assert_array_equal(cached.score_samples(X_test), plain.score_samples(X_test))
     assert cached.offset_ == plain.offset_
+    # So does the score transform: without it, the same networks rank the clips alike (the
+    # transform is strictly increasing: the ROC AUC is the same, only the threshold moves).
+    transformed = ConvAutoencoderDetector(**SMALL, memory=str(tmp_path), random_state=0)
+    raw = ConvAutoencoderDetector(
+        **SMALL, score_transform=None, memory=str(tmp_path), random_state=0
+    )
+    transformed.fit(X_train), raw.fit(X_train)
+    assert len(calls) == 1
+    assert not hasattr(raw, "score_lambda_") and transformed.score_lambda_ < 1.0
+    np.testing.assert_array_equal(
+        np.argsort(raw.score_samples(X_test)), np.argsort(transformed.score_samples(X_test))
+    )
+    assert raw.offset_ != transformed.offset_
     smaller = {**SMALL, "latent_dim": 4}
     ConvAutoencoderDetector(**smaller, memory=str(tmp_path), random_state=0).fit(X_train)
     assert len(calls) == 2
@@ -398,7 +414,7 @@ def test_a_release_0_1_state_scores_by_reconstruction_error(data):
     X_train, X_test, _ = data
     legacy = ConvAutoencoderDetector(**SMALL, **LEGACY, random_state=0).fit(X_train)
     state = dict(pickle.loads(pickle.dumps(legacy)).__getstate__())
-    for name in ("evidence", "n_folds", "max_steps", "fold_params_"):
+    for name in ("evidence", "n_folds", "max_steps", "score_transform", "fold_params_"):
         state.pop(name)
     state["optimizer_state_"] = [leaf[0] for leaf in state["optimizer_state_"]]
     old = ConvAutoencoderDetector.__new__(ConvAutoencoderDetector)
@@ -486,6 +502,9 @@ def test_error_profiles_are_standardised_per_band_before_the_knn_distance(fitted
     )
     values = np.column_stack([errors, expected, spectra])
     manual = ((values - fitted.evidence_mean_) / fitted.evidence_scale_).sum(axis=1)
+    manual = _evidence.transform_scores(
+        manual, fitted.score_centre_, fitted.score_scale_, fitted.score_lambda_
+    )
     np.testing.assert_allclose(-fitted.score_samples(X_test), manual, rtol=1e-4, atol=1e-6)
     assert not np.allclose(expected, unscaled)
 
@@ -526,3 +545,52 @@ def test_reference_profiles_are_measured_under_a_scaling_without_them():
         _evidence.scaled_knn_distance(reference, new),
         _evidence.knn_distance((reference - centre) / scale, (new - centre) / scale),
     )
+
+
+def test_the_score_transform_makes_skewed_normal_scores_gaussian():
+    from scipy import stats
+
+    from skaudio_ad import _evidence
+
+    rng = np.random.default_rng(0)
+    # Right-skewed scores, like distances and squared errors: mean + 2 sd flags 4.9 % of new
+    # scores from the same distribution; after the transform, about a Gaussian's 2.3 %.
+    calibration, new = rng.gamma(2.0, size=2_000), rng.gamma(2.0, size=200_000)
+    centre, scale, lam = _evidence.fit_score_transform(calibration)
+    assert 0.0 < lam < 0.5
+    z = _evidence.transform_scores(calibration, centre, scale, lam)
+    assert abs(stats.skew(z)) < 0.2 < 1.0 < stats.skew(calibration)
+    rate = lambda cal, x: (x > cal.mean() + 2 * cal.std(ddof=1)).mean()  # noqa: E731
+    assert rate(calibration, new) > 0.04
+    assert 0.015 < rate(z, _evidence.transform_scores(new, centre, scale, lam)) < 0.03
+    # Gaussian scores keep (almost) their shape; too few or constant scores are left alone.
+    _, _, lam = _evidence.fit_score_transform(rng.normal(size=2_000))
+    assert lam > 0.8
+    assert _evidence.fit_score_transform([1.0, 5.0])[2] == 1.0
+    assert _evidence.fit_score_transform([3.0, 3.0, 3.0]) == (3.0, 1.0, 1.0)
+
+
+def test_the_score_transform_is_increasing_and_unbounded():
+    from skaudio_ad import _evidence
+
+    x = np.array([-np.inf, -50.0, -1.0, 0.0, 1e-9, 1.0, 50.0, 1e300, np.inf])
+    for lam in (0.0, 0.3, 1.0):
+        y = _evidence.transform_scores(x, 0.0, 1.0, lam)
+        assert np.all(np.diff(y) > 0) and y[0] == -np.inf and y[-1] == np.inf
+        assert np.isfinite(y[1:-1]).all()
+    identity = _evidence.transform_scores(x[1:-1], 0.0, 1.0, 1.0)
+    np.testing.assert_allclose(identity, x[1:-1], rtol=1e-12)
+    assert np.isnan(_evidence.transform_scores(np.array([np.nan]), 0.0, 1.0, 0.5)[0])
+
+
+def test_a_damaged_score_transform_is_refused(fitted):
+    for name, value in [("score_lambda_", -2.0), ("score_lambda_", 1.5),
+                        ("score_scale_", 0.0), ("score_centre_", np.nan)]:
+        broken = pickle.loads(pickle.dumps(fitted))
+        setattr(broken, name, value)
+        with pytest.raises(ValueError, match=name):
+            broken._validate_state()
+    broken = pickle.loads(pickle.dumps(fitted))
+    del broken.score_lambda_
+    with pytest.raises(ValueError, match="score_lambda_"):
+        broken._validate_state()
