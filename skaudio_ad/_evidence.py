@@ -20,8 +20,9 @@ Whatever the clip score, :func:`fit_score_transform` and :func:`transform_scores
 normal clips' scores Gaussian (a Yeo-Johnson power transform of the standardised scores,
 fitted on the same out-of-fold scores by maximum likelihood), so that the threshold rule
 "mean + k standard deviations" flags the share of normal clips a Gaussian gives for k.
-Distances and squared errors are right-skewed: on them the rule at k = 2 flagged 0.20 of
-held-out normal clips instead of 0.02-0.05.
+Distances and squared errors are right-skewed: on them the rule at k = 2 flagged 0.08-0.09
+of held-out normal clips over the quality benchmark (up to 0.20 in design runs), 0.05 after
+the transform (``benchmarks/results/quality.md``).
 """
 
 import numpy as np

@@ -594,3 +594,17 @@ def test_a_damaged_score_transform_is_refused(fitted):
     del broken.score_lambda_
     with pytest.raises(ValueError, match="score_lambda_"):
         broken._validate_state()
+
+
+def test_a_state_without_the_score_transform_scores_raw(fitted, data):
+    # Written before the transform existed: no parameter, no fitted transform.
+    state = dict(vars(pickle.loads(pickle.dumps(fitted))))
+    for name in ("score_transform", "score_centre_", "score_scale_", "score_lambda_"):
+        del state[name]
+    older = ConvAutoencoderDetector.__new__(ConvAutoencoderDetector)
+    older.__setstate__(state)
+    assert older.score_transform is None
+    older._validate_state()
+    raw = pickle.loads(pickle.dumps(fitted)).set_params(score_transform=None)
+    np.testing.assert_array_equal(older.score_samples(data[1]), raw.score_samples(data[1]))
+    assert not np.allclose(older.score_samples(data[1]), fitted.score_samples(data[1]))
