@@ -181,7 +181,8 @@ def _old_default(seed):
 OLD_DEFAULT = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction": 0.1,
                "max_steps": None, "score_transform": None}
 
-#: Where ``default`` leaves its trained networks for ``unscaled-profile`` (set by the
+#: Where ``default`` leaves its trained networks for ``untransformed`` and
+#: ``unscaled-profile`` (set by the
 #: benchmark script; None trains both).
 MEMORY = None
 
