@@ -182,8 +182,7 @@ OLD_DEFAULT = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction"
                "max_steps": None, "score_transform": None}
 
 #: Where ``default`` leaves its trained networks for ``untransformed`` and
-#: ``unscaled-profile`` (set by the
-#: benchmark script; None trains both).
+#: ``unscaled-profile`` (set by the benchmark script; None trains each).
 MEMORY = None
 
 SYSTEMS = {
