@@ -78,23 +78,20 @@ def profile_scaling(profiles):
     return centre, spread + PROFILE_SCALE_FLOOR
 
 
-def scaled_knn_distance(reference, vectors=None):
-    """:func:`knn_distance` after standardising every column by :func:`profile_scaling`.
+def scaled_knn_distance(reference):
+    """Leave-one-out :func:`knn_distance` of every row after :func:`profile_scaling`.
 
-    New ``vectors`` are standardised by the scaling of all reference rows. With
-    ``vectors=None``, each reference row's leave-one-out distance is measured under the
-    scaling of the *other* rows (a jackknife of the column standard deviations), so that a
-    row is judged as a new one would be: a scaling that included the row shrank its own
-    deviations, which made the normal clips' distances, and with them the threshold, too
-    low (on 5-10 clips, 1.5x the false alarms).
+    Each row is measured under the scaling of the *other* rows (a jackknife of the column
+    standard deviations), so that it is judged as a new row would be (new rows are scaled by
+    all of them): a scaling that included the row shrank its own deviations, which made the
+    normal clips' distances, and with them the threshold, too low (on 5-10 clips, 1.5x the
+    false alarms).
     """
-    centre, scale = profile_scaling(reference)
-    if vectors is not None:
-        return knn_distance((reference - centre) / scale, (vectors - centre) / scale)
     n = len(reference)
     if n < 3:  # no spread is left to measure without the row
+        centre, scale = profile_scaling(reference)
         return knn_distance((reference - centre) / scale)
-    X = reference - centre  # distances do not depend on the centre
+    X = reference - reference.mean(axis=0)  # distances do not depend on the centre
     total, squares = X.sum(axis=0), (X**2).sum(axis=0)
     others_mean = (total - X) / (n - 1)
     others_var = (squares - X**2 - (n - 1) * others_mean**2) / (n - 2)

@@ -125,9 +125,7 @@ def inference(config: NetworkConfig) -> Inference:
 
     @jax.jit
     def patch_frame_errors(params, patches):
-        if config.masked_frames == 0:
-            # The 0.1 release's scoring, kept operation for operation: old files score alike.
-            return jnp.mean((_apply(graphdef, params, patches) - patches) ** 2, axis=2)
+        # For reconstruction, the 0.1 release's operations: old model files score alike.
         return jnp.mean(_target_errors(graphdef, config, params, patches), axis=2)
 
     @jax.jit
