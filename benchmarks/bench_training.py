@@ -92,12 +92,22 @@ def synthetic_spectrograms(n_clips, seed=0):
     return (profile + rhythm + rng.normal(0, 2, (n_clips, N_MELS, N_FRAMES))).astype(np.float32)
 
 
-def jax_epochs(n_clips, n_epochs, **params):
-    """Seconds of every epoch of ``ConvAutoencoderDetector(**params)`` on synthetic clips."""
+def jax_epochs(n_clips, n_epochs, in_turn=None, **params):
+    """Seconds of every epoch of ``ConvAutoencoderDetector(**params)`` on synthetic clips.
+
+    ``in_turn``: None, the backend's choice for the stacked fold networks; True, member after
+    member with the one-network step (the CPU path); False, one ``vmap``-ed step for all.
+    """
     detector = ConvAutoencoderDetector(
         max_epochs=n_epochs, max_steps=None, patience=n_epochs + 1, random_state=0, **params
     )
-    detector.fit(synthetic_spectrograms(n_clips))
+    chosen = core._members_in_turn
+    if in_turn is not None:
+        core._members_in_turn = lambda X: in_turn
+    try:
+        detector.fit(synthetic_spectrograms(n_clips))
+    finally:
+        core._members_in_turn = chosen
     return [h["seconds"] for h in detector.history_]
 
 
@@ -105,7 +115,7 @@ def bench_epochs(n_clips, n_epochs):
     """One network in JAX (``n_folds=1``, as the default's full network) and in PyTorch."""
     X = synthetic_spectrograms(n_clips)
     # One network, as the PyTorch reference trains; the default's 5 fold networks train
-    # beside it in the same vmapped step (``jax_epochs`` measures that).
+    # beside it (``jax_epochs`` measures that).
     detector = ConvAutoencoderDetector(
         max_epochs=n_epochs, max_steps=None, validation_fraction=0.0, patience=n_epochs + 1,
         n_folds=1, random_state=0,

@@ -95,7 +95,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         for a Gaussian. Strictly increasing: rankings and AUCs do not change, only where the
         threshold falls. None: the raw score (release 0.1). See Notes.
     n_folds : int >= 1, default=5
-        Fold networks trained beside the full one (one ``jax.vmap``-ed step), fold *k*
+        Fold networks trained beside the full one (in the same epochs), fold *k*
         without the clips of fold *k*, so that every training clip gets an out-of-fold score
         for the calibration. Capped at the number of training clips. 1: no fold networks.
     normal_label : int, str or None, default=None

@@ -90,7 +90,8 @@ class Trainer(NamedTuple):
     optimizer: object
     train_step: object  # (params, opt_state, X, clips, starts, mask) -> (params, opt_state, loss)
     #: The same step for networks stacked on a leading member axis, trained side by side on
-    #: their own patches of the shared ``X`` (``jax.vmap``: one dispatch for all members).
+    #: their own patches of the shared ``X`` (``jax.vmap``: one dispatch for all members; not
+    #: used on CPU, see :func:`run_members_epoch`).
     members_step: object
 
 
@@ -274,10 +275,12 @@ def run_members_epoch(config, learning_rate, batch_size, params, opt_state, X_de
     """One epoch of stacked networks, member ``m`` on its patches ``tiles[m] = (clips, starts)``.
 
     Every member takes the same number of steps (the shorter patch lists are padded with
-    masked patches). Returns the updated stacked ``(params, opt_state)`` (donated, as in
-    :func:`run_epoch`) and each member's mean training loss, shape ``(n_members,)``.
+    masked patches). On CPU the members train one after the other with the one-network step
+    (:func:`_members_in_turn`), elsewhere together in one ``vmap``-ed step: the same steps.
+    Returns the updated stacked ``(params, opt_state)`` (donated, as in :func:`run_epoch`) and
+    each member's mean training loss, shape ``(n_members,)``.
     """
-    members_step = trainer(config, float(learning_rate)).members_step
+    steppers = trainer(config, float(learning_rate))
     n_batches = max(-(-len(c) // batch_size) for c, _ in tiles)
     padded = n_batches * batch_size
     clips, starts, masks = [], [], []
@@ -297,15 +300,54 @@ def run_members_epoch(config, learning_rate, batch_size, params, opt_state, X_de
 
     clips, starts = per_step(clips, np.int32), per_step(starts, np.int32)
     mask = per_step(masks, np.float32)
-    steps = [(clips[:, b], starts[:, b], mask[:, b]) for b in range(n_batches)]
-    batches = jax.device_put(steps) if layout is None else layout.put_batch(steps, axis=1)
-    losses = []
-    for c, s, m in batches:
-        params, opt_state, loss = members_step(params, opt_state, X_device, c, s, m)
-        losses.append(loss)
     weights = mask.sum(axis=2)  # (n_members, n_batches)
-    per_member = (np.asarray(jnp.stack(losses, axis=1)) * weights).sum(axis=1)
+    if _members_in_turn(X_device):
+        params, opt_state, losses = _epoch_in_turn(
+            steppers.train_step, params, opt_state, X_device, clips, starts, mask, layout
+        )
+    else:
+        steps = [(clips[:, b], starts[:, b], mask[:, b]) for b in range(n_batches)]
+        batches = jax.device_put(steps) if layout is None else layout.put_batch(steps, axis=1)
+        losses = []
+        for c, s, m in batches:
+            params, opt_state, loss = steppers.members_step(params, opt_state, X_device, c, s, m)
+            losses.append(loss)
+        losses = np.asarray(jnp.stack(losses, axis=1))
+    per_member = (losses * weights).sum(axis=1)
     return params, opt_state, per_member / weights.sum(axis=1)
+
+
+def _members_in_turn(X_device):
+    """Whether stacked members train one after the other rather than ``vmap``-ed together.
+
+    On XLA:CPU the ``vmap``-ed convolutions of six members cost more than six steps of one
+    network in turn (benchmarks/speed.py). On an accelerator one dispatch for all members
+    keeps it busy; that path is kept there (not measured on a GPU yet).
+    """
+    return all(device.platform == "cpu" for device in X_device.devices())
+
+
+def _epoch_in_turn(train_step, params, opt_state, X_device, clips, starts, mask, layout):
+    """:func:`run_members_epoch`'s steps taken member by member with the one-network step.
+
+    The same patches and order as the ``vmap``-ed step; returns the restacked ``(params,
+    opt_state)`` and the losses ``(n_members, n_batches)``.
+    """
+    n_members = clips.shape[0]
+    put = jax.device_put if layout is None else layout.put_batch
+    trained, states, losses = [], [], []
+    for m in range(n_members):
+        p = jax.tree.map(lambda leaf, m=m: leaf[m], params)
+        o = jax.tree.map(lambda leaf, m=m: leaf[m], opt_state)
+        own = []
+        for c, s, k in put(list(zip(clips[m], starts[m], mask[m], strict=True))):
+            p, o, loss = train_step(p, o, X_device, c, s, k)
+            own.append(loss)
+        trained.append(p)
+        states.append(o)
+        losses.append(jnp.stack(own))
+    restack = functools.partial(jax.tree.map, lambda *leaves: jnp.stack(leaves))
+    return restack(*trained), restack(*states), np.asarray(jnp.stack(losses))
 
 
 def _patch_batches(X, T, hop, layout=None):

@@ -374,6 +374,39 @@ def test_fold_networks_never_see_their_clips(data):
     assert detector.spectrum_reference_.shape == (20, 2 * N_MELS)
 
 
+def test_members_in_turn_take_the_steps_of_the_vmapped_members(monkeypatch):
+    import jax
+
+    from skaudio_ad import _training
+    from skaudio_ad._network import NetworkConfig
+
+    config = NetworkConfig("conv1d", N_MELS, PATCH, 8, 16)
+    X = jax.device_put(np.random.default_rng(0).normal(size=(6, N_FRAMES, N_MELS)))
+    X = X.astype(np.float32)
+    rng = np.random.default_rng(1)
+    # Unequal patch lists: the shorter member's steps are padded with masked patches.
+    tiles = [(rng.integers(0, 6, n), rng.integers(0, N_FRAMES - PATCH, n)) for n in (40, 25)]
+    # The backend's choice on the CPU is members in turn.
+    assert _training._members_in_turn(X)
+    results = {}
+    for in_turn in (True, False):
+        monkeypatch.setattr(_training, "_members_in_turn", lambda X, v=in_turn: v)
+        params, opt_state = _training.init_members(config, 1e-2, jax.random.key(0), 2)
+        params, opt_state, losses = _training.run_members_epoch(
+            config, 1e-2, 16, params, opt_state, X, tiles, np.random.default_rng(2)
+        )
+        results[in_turn] = (jax.device_get(params), jax.device_get(opt_state), losses)
+    turn, vmapped = results[True], results[False]
+    assert turn[2].shape == (2,)
+    np.testing.assert_allclose(turn[2], vmapped[2], rtol=1e-5)
+    for a, b in zip(jax.tree.leaves(turn[:2]), jax.tree.leaves(vmapped[:2]), strict=True):
+        assert a.shape == b.shape
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+    # Three steps at this learning rate moved the weights well beyond that tolerance.
+    init, _ = _training.init_members(config, 1e-2, jax.random.key(0), 2)
+    assert np.abs(turn[0]["head"]["kernel"] - init["head"]["kernel"]).max() > 1e-3
+
+
 def test_error_map_refines_frame_errors(fitted, data):
     X_test = data[1][-3:]
     maps = fitted.error_map(X_test)
