@@ -49,6 +49,28 @@ def detector_outputs(detector, S, methods):
     return [outputs[method] for method in methods]
 
 
+def rows_alone_on_failure(apply, X):
+    """``apply(X)`` row by row: a list with, per row of ``X``, its outputs or its ValueError.
+
+    ``apply`` maps clips to a tuple of arrays whose first axis is the clip. The batch is
+    tried first; when a ValueError breaks it (one damaged clip), every clip is applied
+    alone, so that the others still get their outputs and the damaged one its own reason.
+    """
+    try:
+        outputs = apply(X)
+    except ValueError:
+        pass
+    else:
+        return [tuple(o[j] for o in outputs) for j in range(len(X))]
+    rows = []
+    for x in X:
+        try:
+            rows.append(tuple(o[0] for o in apply(x[None])))
+        except ValueError as exc:
+            rows.append(exc)
+    return rows
+
+
 def _score_chunk(model, start, paths, machine_ids, methods):
     """Values of one chunk of files (rows, one column per method), NaN where a file failed,
     and ``(index, reason)`` per failure. Runs on a worker: it must not raise for one bad file."""
@@ -88,21 +110,16 @@ def _score_group(pipeline, paths, rows, methods, values, failures):
 
     def apply(X):
         S = features.transform(X)
-        return np.column_stack(detector_outputs(detector, S, methods))
+        return (np.column_stack(detector_outputs(detector, S, methods)),)
 
     read = np.zeros(len(paths), dtype=bool)
     for chunk in chunks:
         read[chunk.indices] = True
-        try:
-            values[rows[chunk.indices]] = apply(chunk.X)
-            continue
-        except ValueError:
-            pass  # one clip broke the batch: score one by one so the others get a value
-        for j, x in zip(chunk.indices, chunk.X, strict=True):
-            try:
-                values[rows[j]] = apply(x[None])[0]
-            except ValueError as exc:
-                failures[int(rows[j])] = _one_line(exc)
+        for j, result in zip(chunk.indices, rows_alone_on_failure(apply, chunk.X), strict=True):
+            if isinstance(result, ValueError):
+                failures[int(rows[j])] = _one_line(result)
+            else:
+                values[rows[j]] = result[0]
     for j in np.flatnonzero(~read):
         failures[int(rows[j])] = reasons.get(paths[j], "it could not be read")
     for j in np.flatnonzero(read):

@@ -348,3 +348,24 @@ def test_fuzz_model_archives(data, model_file, wav, tmp_path_factory, capsys):
     status, out, err = _cli(["score", path, wav, "--quiet"], capsys, seconds=60)
     _check_verdict_or_one_error(status, out, err, path)
     assert _peak_rss_kb() - before < ONE_GIB_KB
+
+
+def test_a_clip_that_breaks_its_batch_is_scored_alone_and_only_it_fails():
+    from skaudio_ad._archive import rows_alone_on_failure
+
+    calls = []
+
+    def apply(X):
+        calls.append(len(X))
+        if not np.isfinite(X).all():
+            raise ValueError("a non-finite clip")
+        return X.sum(axis=1), -X[:, 0]
+
+    X = np.arange(12.0).reshape(4, 3)
+    assert rows_alone_on_failure(apply, X) == [(X[j].sum(), -X[j, 0]) for j in range(4)]
+    assert calls == [4]  # one pass when the batch scores
+    X[2, 1] = np.nan
+    rows = rows_alone_on_failure(apply, X)
+    assert isinstance(rows[2], ValueError) and "non-finite" in str(rows[2])
+    assert [rows[j] for j in (0, 1, 3)] == [(X[j].sum(), -X[j, 0]) for j in (0, 1, 3)]
+    assert calls == [4, 4, 1, 1, 1, 1]

@@ -286,24 +286,17 @@ def score_files(model, paths, *, channel, on_error, quiet, keep_features=False,
 
 def _score_chunk(features, detector, chunk, on_error):
     """``(path, S, (score, decision, label))`` per clip; a failing clip is scored alone."""
-    from .._archive import detector_outputs
+    from .._archive import detector_outputs, rows_alone_on_failure
 
-    def one_pass(X):
+    def apply(X):
         S = features.transform(X)
         methods = ("score_samples", "decision_function", "predict")
-        return S, zip(*detector_outputs(detector, S, methods), strict=True)
+        return (S, *detector_outputs(detector, S, methods))
 
-    try:
-        S, results = one_pass(chunk.X)
-        return list(zip(chunk.paths, S, results, strict=True))
-    except ValueError:
-        pass
-    # One clip broke the batch: score one by one so the others still get a score.
     scored = []
-    for path, y in zip(chunk.paths, chunk.X, strict=True):
-        try:
-            S, results = one_pass(y[None])
-            scored.append((path, S[0], next(iter(results))))
-        except ValueError as exc:
-            on_error(path, str(exc))
+    for path, result in zip(chunk.paths, rows_alone_on_failure(apply, chunk.X), strict=True):
+        if isinstance(result, ValueError):
+            on_error(path, str(result))
+        else:
+            scored.append((path, result[0], result[1:]))
     return scored
