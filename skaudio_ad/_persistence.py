@@ -158,6 +158,13 @@ def save(model, path):
         File to write (conventionally ``*.skops``); an existing file is replaced. Its folder
         must exist.
 
+    Raises
+    ------
+    ValueError
+        When a fitted detector inside ``model`` is damaged (the checks :func:`load` makes: a
+        missing fitted attribute, a parameter of the wrong shape, a non-finite number); no
+        file is written.
+
     Warns
     -----
     UserWarning
@@ -192,6 +199,23 @@ def save(model, path):
             "model must be a scikit-learn estimator such as a fitted Pipeline or "
             f"ConvAutoencoderDetector; got {type(model).__name__}."
         )
+    # The checks load() applies, before anything is written: a file that load() would refuse
+    # is not written at all.
+    for estimator in _estimators_in(model):
+        check = getattr(estimator, "_validate_state", None)
+        if check is not None:
+            try:
+                check()
+            except Exception as exc:  # as load() does: ValueError, TypeError, ...
+                raise ValueError(
+                    f"The model is not saved: its {type(estimator).__name__} is unusable "
+                    f"({_describe(exc)})."
+                ) from exc
+    _write_model_file(model, path)
+
+
+def _write_model_file(model, path):
+    """:func:`save` without its checks of the model (the tests write damaged files with it)."""
     sio = _skops_io()
     buffer = io.BytesIO(_rename_types(sio.dumps(model), _public_names()))
     untrusted = sorted(set(sio.get_untrusted_types(data=buffer.getvalue())) - set(SKAUDIO_AD_TYPES))

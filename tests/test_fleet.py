@@ -173,16 +173,23 @@ def test_save_and_load(fleet, tmp_path):
 
 
 def test_load_checks_every_machine_model(fleet, tmp_path):
+    from skaudio_ad._persistence import _write_model_file
+
+    path = tmp_path / "damaged.skops"
     damaged = pickle.loads(pickle.dumps(fleet))
     damaged.estimators_["pump"][-1].offset_ = float("nan")
-    path = tmp_path / "damaged.skops"
-    skaudio_ad.save(damaged, path)
+    with pytest.raises(ValueError, match=r"not saved.*ConvAutoencoderDetector.*offset_"):
+        skaudio_ad.save(damaged, path)
+    assert not path.exists()
+    _write_model_file(damaged, path)  # damaged on disk, as save() never writes it
     with pytest.raises(skaudio_ad.exceptions.ModelFileError,
                        match=r"ConvAutoencoderDetector is unusable.*offset_"):
         skaudio_ad.load(path)
     damaged = pickle.loads(pickle.dumps(fleet))
     damaged.machine_ids_ = ["fan", "pump"]  # one machine fewer than estimators_
-    skaudio_ad.save(damaged, path)
+    with pytest.raises(ValueError, match=r"not saved.*PerMachineDetector.*machine_ids_"):
+        skaudio_ad.save(damaged, path)
+    _write_model_file(damaged, path)
     with pytest.raises(skaudio_ad.exceptions.ModelFileError,
                        match=r"PerMachineDetector is unusable.*machine_ids_"):
         skaudio_ad.load(path)

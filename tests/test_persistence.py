@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import skops.io as sio
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -260,6 +260,19 @@ def test_missing_file_and_folder(tmp_path):
 def test_save_rejects_non_estimators(tmp_path):
     with pytest.raises(TypeError, match="scikit-learn estimator"):
         save({"not": "a model"}, tmp_path / "x.skops")
+
+
+def test_a_damaged_fitted_model_is_not_saved(pipeline, tmp_path):
+    broken = pickle.loads(pickle.dumps(pipeline))
+    detector = broken[-1]
+    detector.params_["head"]["kernel"] = detector.params_["head"]["kernel"][:, :, :-1]
+    with pytest.raises(ValueError, match="not saved.*ConvAutoencoderDetector.*head/kernel"):
+        save(broken, tmp_path / "broken.skops")
+    assert list(tmp_path.iterdir()) == []
+    # The intact model and an unfitted one are saved.
+    save(pipeline, tmp_path / "good.skops")
+    save(clone(pipeline), tmp_path / "unfitted.skops")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.skops", "unfitted.skops"]
 
 
 def test_own_models_save_without_warning(pipeline, tmp_path):
