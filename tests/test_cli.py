@@ -317,7 +317,8 @@ def test_demo_quick(tmp_path):
     for label in ("ROC AUC", "partial AUC", "F1", "balanced accuracy", "Confusion matrix",
                   f"Plots saved in {out}", "model.skops"):
         assert label in result.stdout, result.stdout
-    assert "epochs" in result.stderr  # the training progress bar
+    # stderr is a pipe here, as from cron: no progress bars (they are for terminals).
+    assert "epochs" not in result.stderr and "\r" not in result.stderr, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "frame_errors.png", "model.skops", "roc.png", "score_distributions.png",
         "spectrograms.png",
@@ -332,3 +333,23 @@ def test_fit_target_option_reaches_the_detector():
     for argv, target in ([[], "reconstruction"], [["--target", "interpolation"], "interpolation"]):
         args = _parser().parse_args(["fit", "x.wav", "-o", "m.skops", *argv])
         assert build_pipeline(args, verbose=0)["detector"].target == target
+
+
+@pytest.mark.parametrize("terminal, quiet, expected", [
+    (True, False, False), (True, True, True), (False, False, True), (None, False, True),
+])
+def test_progress_bars_only_on_a_terminal(terminal, quiet, expected, monkeypatch):
+    import argparse
+
+    from skaudio_ad._cli._common import prepare
+
+    class Stderr(io.StringIO):
+        def isatty(self):
+            if terminal is None:
+                raise ValueError("I/O operation on closed file")
+            return terminal
+
+    monkeypatch.setattr(sys, "stderr", Stderr())
+    args = argparse.Namespace(quiet=quiet, no_cache=True)
+    prepare(args)
+    assert args.quiet is expected

@@ -5,7 +5,8 @@ through ``run(args) -> status``, so a new command is one new module named in
 :data:`COMMANDS`. Commands are thin: files are read by :func:`skaudio_ad.io.iter_clips`, models
 are Pipelines scored through their own methods, reports are built in :mod:`._report`.
 
-Results go to stdout, progress bars and per-file problems to stderr (one line per file).
+Results go to stdout, progress bars (on a terminal only) and per-file problems to stderr
+(one line per file).
 
 Exit status: 0 success; 1 ``score --fail-on-anomaly`` found an anomaly; 2 a usage or user
 error (bad arguments, missing, damaged or refused model file, no usable input), or some input

@@ -96,11 +96,16 @@ def build_parser(command_modules):
 
 
 def prepare(args):
-    """Before a command runs: JAX's persistent compilation cache, unless ``--no-cache``.
+    """Before a command runs: progress bars, and JAX's compilation cache unless ``--no-cache``.
+
+    Progress bars are drawn on a terminal only: from cron, or with stderr sent to a file,
+    they would fill the log with redrawn lines, so there ``--quiet`` is implied.
 
     The Python API leaves JAX's configuration alone; the command line turns the cache on
     because every process would otherwise compile the network again.
     """
+    if hasattr(args, "quiet") and not _is_terminal(sys.stderr):
+        args.quiet = True
     if args.no_cache:
         return
     from .._cache import enable_compilation_cache
@@ -110,6 +115,13 @@ def prepare(args):
     except OSError as exc:
         # An unwritable cache folder must not stop scoring; it only costs the compile time.
         report(f"{PROG}: warning: {exc}; compiling without it")
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # replaced or closed
+        return False
 
 
 def channel(value):
@@ -134,7 +146,8 @@ def number(kind, low, low_inclusive=False, high=None):
     return parse
 
 
-QUIET = dict(action="store_true", help="no progress bars")
+QUIET = dict(action="store_true",
+             help="no progress bars (implied when stderr is not a terminal)")
 
 
 def add_model_options(parser):
