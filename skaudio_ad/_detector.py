@@ -981,7 +981,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
                 "The anomaly scores of the training clips are not finite: the input is on a "
                 "scale the network cannot fit (log-mel dB expected)."
             )
-        for name in _TRANSFORM_ATTRIBUTES:
+        for name in _evidence.TRANSFORM_ATTRIBUTES:
             vars(self).pop(name, None)
         if self.score_transform is not None:
             fitted = _evidence.fit_score_transform(scores)
@@ -1025,14 +1025,11 @@ def _train_network(key, params, *, X, verbose):
 #: Parameters that change how a trained detector scores, not what it trains.
 _SCORING_PARAMS = ("threshold", "evidence", "score_transform")
 
-#: What ``score_transform="yeo-johnson"`` fits on the calibration scores.
-_TRANSFORM_ATTRIBUTES = ("score_centre_", "score_scale_", "score_lambda_")
-
 #: What :meth:`ConvAutoencoderDetector._calibrate` sets (redone after a ``memory`` hit).
 _CALIBRATION_ATTRIBUTES = (
     "error_mean_", "error_std_", "offset_", "n_calibration_clips_", "evidence_mean_",
     "evidence_scale_", "profile_reference_", "profile_mean_", "profile_scale_",
-    "spectrum_reference_", *_TRANSFORM_ATTRIBUTES,
+    "spectrum_reference_", *_evidence.TRANSFORM_ATTRIBUTES,
 )
 
 

@@ -31,6 +31,7 @@ from scipy import optimize, stats
 __all__ = [
     "EVIDENCE",
     "SCORE_LAMBDA_BOUNDS",
+    "TRANSFORM_ATTRIBUTES",
     "fit_score_transform",
     "knn_distance",
     "profile",
@@ -61,6 +62,9 @@ SCORE_LAMBDA_BOUNDS = (0.0, 1.0)
 
 #: Fewer normal scores than this leave the shape unmeasured: the transform is the identity.
 MIN_TRANSFORM_SCORES = 3
+
+#: The detector's fitted attributes for :func:`fit_score_transform`'s ``(centre, scale, lam)``.
+TRANSFORM_ATTRIBUTES = ("score_centre_", "score_scale_", "score_lambda_")
 
 
 def profile(maps):

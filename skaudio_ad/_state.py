@@ -7,7 +7,7 @@ import numpy as np
 from flax import nnx
 
 from . import _training
-from ._evidence import EVIDENCE, SCORE_LAMBDA_BOUNDS
+from ._evidence import EVIDENCE, SCORE_LAMBDA_BOUNDS, TRANSFORM_ATTRIBUTES
 from ._network import ARCHITECTURES
 
 __all__ = ["validate_state"]
@@ -25,7 +25,7 @@ def validate_state(detector):
                      "spectrum_reference_", "evidence_mean_", "evidence_scale_"]
     transformed = getattr(detector, "score_transform", None) is not None
     if transformed:
-        required += ["score_centre_", "score_scale_", "score_lambda_"]
+        required += TRANSFORM_ATTRIBUTES
     missing = [name for name in required if not hasattr(detector, name)]
     if len(missing) == len(required):
         return  # not fitted (e.g. a meta-estimator's template): nothing to use yet
@@ -43,7 +43,7 @@ def validate_state(detector):
         _check_tree(detector.fold_params_, expected, (k,), "fold_params_")
     scalars = ["error_mean_", "error_std_", "offset_"]
     if transformed:
-        scalars += ["score_centre_", "score_scale_", "score_lambda_"]
+        scalars += TRANSFORM_ATTRIBUTES
     for name in scalars:
         value = getattr(detector, name)
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
