@@ -161,9 +161,9 @@ def save(model, path):
     Raises
     ------
     ValueError
-        When a fitted detector inside ``model`` is damaged (the checks :func:`load` makes: a
-        missing fitted attribute, a parameter of the wrong shape, a non-finite number); no
-        file is written.
+        When an estimator inside ``model`` is unusable (the checks :func:`load` makes: an
+        invalid parameter, a missing fitted attribute, a weight of the wrong shape, a
+        non-finite number); no file is written.
 
     Warns
     -----
@@ -202,15 +202,13 @@ def save(model, path):
     # The checks load() applies, before anything is written: a file that load() would refuse
     # is not written at all.
     for estimator in _estimators_in(model):
-        check = getattr(estimator, "_validate_state", None)
-        if check is not None:
-            try:
-                check()
-            except Exception as exc:  # as load() does: ValueError, TypeError, ...
-                raise ValueError(
-                    f"The model is not saved: its {type(estimator).__name__} is unusable "
-                    f"({_describe(exc)})."
-                ) from exc
+        try:
+            _check_estimator(estimator)
+        except Exception as exc:  # as load() does: ValueError, TypeError, ...
+            raise ValueError(
+                f"The model is not saved: its {type(estimator).__name__} is unusable "
+                f"({_describe(exc)})."
+            ) from exc
     _write_model_file(model, path)
 
 
@@ -543,17 +541,22 @@ def _estimators_in(obj, depth=0):
         yield from _estimators_in(child, depth + 1)
 
 
+def _check_estimator(estimator):
+    """One estimator's parameters and fitted state; raises what their checks raise."""
+    if getattr(type(estimator), "_parameter_constraints", None) is not None:
+        estimator._validate_params()
+    check = getattr(estimator, "_validate_state", None)
+    if check is not None:
+        check()
+
+
 def _validate_model(path, model):
     """Check every estimator of a loaded model before it is used: ModelFileError if damaged."""
     for estimator in _estimators_in(model):
         name = type(estimator).__name__
         _add_missing_parameters(estimator)
         try:
-            if getattr(type(estimator), "_parameter_constraints", None) is not None:
-                estimator._validate_params()
-            check = getattr(estimator, "_validate_state", None)
-            if check is not None:
-                check()
+            _check_estimator(estimator)
         except Exception as exc:  # InvalidParameterError, ValueError, TypeError, ...
             raise ModelFileError(path, f"it is damaged: its {name} is unusable "
                                  f"({_describe(exc)}).") from exc
