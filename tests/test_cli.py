@@ -335,6 +335,24 @@ def test_fit_target_option_reaches_the_detector():
         assert build_pipeline(args, verbose=0)["detector"].target == target
 
 
+def test_fit_is_reproducible_without_a_seed_option(data, tmp_path):
+    # From cron, the same folder must give the same model: --seed defaults to 0, not None.
+    from skaudio_ad._cli import _parser
+    from skaudio_ad._cli.fit import build_pipeline
+
+    for argv, seed in ([[], 0], [["--seed", "3"], 3]):
+        args = _parser().parse_args(["fit", "x.wav", "-o", "m.skops", *argv])
+        assert build_pipeline(args, verbose=0)["detector"].random_state == seed
+    unseeded = TINY[: TINY.index("--seed")]
+    scores = []
+    for name in ("a.skops", "b.skops"):
+        argv = ["fit", str(data["root"] / "train"), "-o", str(tmp_path / name), *unseeded]
+        assert main([*argv, "--quiet"]) == 0
+        pipeline = skaudio_ad.load(tmp_path / name)
+        scores.append([pipeline["detector"].offset_, *pipeline.score_samples(data["normal"])])
+    np.testing.assert_array_equal(scores[0], scores[1])
+
+
 @pytest.mark.parametrize("terminal, quiet, expected", [
     (True, False, False), (True, True, True), (False, False, True), (None, False, True),
 ])

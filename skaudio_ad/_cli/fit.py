@@ -50,7 +50,9 @@ def register(add_parser):
     fit.add_argument("--validation-fraction", type=number(float, 0, True, 1), default=0.0,
                      metavar="F", help="fraction of the clips held out to monitor the "
                      "validation loss (the threshold is calibrated out of fold either way)")
-    fit.add_argument("--seed", type=int, help="random seed for reproducible training")
+    fit.add_argument("--seed", type=int, default=0,
+                     help="random seed of the initial weights and the shuffling; the "
+                     "same recordings and options give the same model (default: %(default)s)")
     fit.add_argument("--quiet", **QUIET)
     _fleet.add_fit_options(fit)
     fit.set_defaults(run=run)
