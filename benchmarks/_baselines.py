@@ -19,10 +19,13 @@ clips' scores, the rule of :class:`~skaudio_ad.ConvAutoencoderDetector`.
   early stopping and calibration on 10 % held-out clips).
 - ``default``: ``ConvAutoencoderDetector(random_state=seed)`` as it is now (with
   ``memory=MEMORY`` when the script sets it, so that the next system reuses its networks).
-- ``untransformed``: the previous default, the same networks without the score transform
-  (``score_transform=None``).
+- ``combined``: the previous default, the same networks scored with the spectral evidence
+  too (``evidence="combined"``).
+- ``untransformed``: the default before that, the same networks with ``evidence="combined"``
+  and without the score transform (``score_transform=None``).
 - ``unscaled-profile``: the default before that, the same networks scored with unstandardised
-  error profiles (:class:`UnscaledProfileDetector`) and no score transform.
+  error profiles (:class:`UnscaledProfileDetector`), ``evidence="combined"`` and no score
+  transform.
 - ``interpolation``: the default with ``target="interpolation"``.
 """
 
@@ -181,18 +184,19 @@ def _old_default(seed):
 OLD_DEFAULT = {"evidence": "reconstruction", "n_folds": 1, "validation_fraction": 0.1,
                "max_steps": None, "score_transform": None}
 
-#: Where ``default`` leaves its trained networks for ``untransformed`` and
+#: Where ``default`` leaves its trained networks for ``combined``, ``untransformed`` and
 #: ``unscaled-profile`` (set by the benchmark script; None trains each).
 MEMORY = None
 
 SYSTEMS = {
     "default": lambda seed: ConvAutoencoderDetector(random_state=seed, memory=MEMORY),
-    # The default without the score transform (the networks come from ``MEMORY``).
+    # The previous defaults, on the default's networks (they come from ``MEMORY``).
+    "combined": lambda seed: ConvAutoencoderDetector(
+        random_state=seed, memory=MEMORY, evidence="combined"),
     "untransformed": lambda seed: ConvAutoencoderDetector(
-        random_state=seed, memory=MEMORY, score_transform=None),
-    # The default before that, with unstandardised error profiles too.
+        random_state=seed, memory=MEMORY, evidence="combined", score_transform=None),
     "unscaled-profile": lambda seed: UnscaledProfileDetector(
-        random_state=seed, memory=MEMORY, score_transform=None),
+        random_state=seed, memory=MEMORY, evidence="combined", score_transform=None),
     "interpolation": lambda seed: ConvAutoencoderDetector(
         random_state=seed, target="interpolation"),
     "old-default": _old_default,

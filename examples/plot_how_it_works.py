@@ -13,11 +13,11 @@ The path from a recording to a verdict, drawn for one anomalous clip:
 3. Each frame's reconstruction error, averaged over the patches that cover it, is
    :meth:`~skaudio_ad.ConvAutoencoderDetector.frame_errors`; with
    ``evidence="reconstruction"``, drawn here, the clip's anomaly score is the mean frame
-   error and ``score_samples`` is its negative. The default, ``evidence="combined"``, adds
-   two more evidences to it (the clip's per-band error profile and its spectral statistics,
-   each standardised out of fold; :ref:`how_it_works`), and makes the normal clips' scores
-   close to Gaussian by a strictly increasing map (``score_transform``; drawn here without
-   it, so that the score stays the mean frame error).
+   error and ``score_samples`` is its negative. The default, ``evidence="profile"``, adds
+   a second evidence to it (the distance of the clip's per-band error profile to those of
+   normal clips, both standardised out of fold; :ref:`how_it_works`), and makes the normal
+   clips' scores close to Gaussian by a strictly increasing map (``score_transform``; drawn
+   here without it, so that the score stays the mean frame error).
 4. The clip is an anomaly when its score exceeds ``mean + k * std`` of the *out-of-fold*
    scores of the normal training clips: each clip scored by a fold network that never saw
    it (``threshold=k``, 2 by default).

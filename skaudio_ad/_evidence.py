@@ -14,7 +14,9 @@ Pure numpy, no scikit-learn. Every evidence is a per-clip number, higher = more 
   baseline on real recordings (../shared/NOTES.md).
 
 Each evidence is standardised by the mean and standard deviation of its out-of-fold values on
-the normal training clips (no clip scores itself) and the standardised values are summed.
+the normal training clips (no clip scores itself) and the standardised values are summed:
+the detector's ``evidence="profile"`` (the default) sums the error and the profile,
+``"combined"`` all three (:data:`EVIDENCE`).
 
 Whatever the clip score, :func:`fit_score_transform` and :func:`transform_scores` make the
 normal clips' scores Gaussian (a Yeo-Johnson power transform of the standardised scores,
@@ -42,7 +44,11 @@ __all__ = [
 ]
 
 #: The evidence of each ``evidence=`` option of the detector, in the order they are stored.
-EVIDENCE = {"reconstruction": ("error",), "combined": ("error", "profile", "spectrum")}
+EVIDENCE = {
+    "reconstruction": ("error",),
+    "profile": ("error", "profile"),
+    "combined": ("error", "profile", "spectrum"),
+}
 
 #: Neighbours averaged by the k-nearest-neighbour distances (the kNN baseline's k).
 N_NEIGHBORS = 5

@@ -20,9 +20,12 @@ def validate_state(detector):
     """
     required = ["params_", "feature_mean_", "feature_scale_", "patch_frames_",
                 "n_features_in_", "error_mean_", "error_std_", "offset_"]
-    if EVIDENCE.get(getattr(detector, "evidence", None)) == EVIDENCE["combined"]:
+    evidence = EVIDENCE.get(getattr(detector, "evidence", None), ())
+    if "profile" in evidence:
         required += ["profile_reference_", "profile_mean_", "profile_scale_",
-                     "spectrum_reference_", "evidence_mean_", "evidence_scale_"]
+                     "evidence_mean_", "evidence_scale_"]
+    if "spectrum" in evidence:
+        required += ["spectrum_reference_"]
     transformed = getattr(detector, "score_transform", None) is not None
     if transformed:
         required += TRANSFORM_ATTRIBUTES
@@ -58,7 +61,7 @@ def validate_state(detector):
     shapes = {"profile_reference_": (None, n_channels),
               "profile_mean_": (n_channels,), "profile_scale_": (n_channels,),
               "spectrum_reference_": (None, 2 * n_channels),
-              "evidence_mean_": (3,), "evidence_scale_": (3,)}
+              "evidence_mean_": (len(evidence),), "evidence_scale_": (len(evidence),)}
     for name, shape in shapes.items():
         if name in required:
             value = np.asarray(getattr(detector, name))

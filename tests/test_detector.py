@@ -371,7 +371,8 @@ def test_fold_networks_never_see_their_clips(data):
     stacked = detector.fold_params_["head"]["kernel"]
     assert stacked.shape[0] == 4 and not np.array_equal(stacked[0], stacked[1])
     assert detector.profile_reference_.shape == (20, N_MELS)
-    assert detector.spectrum_reference_.shape == (20, 2 * N_MELS)
+    # The default evidence="profile" sums two evidences and keeps no spectral statistics.
+    assert detector.evidence_mean_.shape == (2,) and not hasattr(detector, "spectrum_reference_")
 
 
 def test_members_in_turn_take_the_steps_of_the_vmapped_members(monkeypatch):
@@ -530,16 +531,51 @@ def test_error_profiles_are_standardised_per_band_before_the_knn_distance(fitted
     )
     unscaled = _evidence.knn_distance(reference, profiles)
     errors = fitted.frame_errors(X_test).mean(axis=1)
-    spectra = _evidence.knn_distance(
-        fitted.spectrum_reference_, _evidence.spectral_statistics(Z)
-    )
-    values = np.column_stack([errors, expected, spectra])
+    values = np.column_stack([errors, expected])
     manual = ((values - fitted.evidence_mean_) / fitted.evidence_scale_).sum(axis=1)
     manual = _evidence.transform_scores(
         manual, fitted.score_centre_, fitted.score_scale_, fitted.score_lambda_
     )
     np.testing.assert_allclose(-fitted.score_samples(X_test), manual, rtol=1e-4, atol=1e-6)
     assert not np.allclose(expected, unscaled)
+
+
+def test_combined_evidence_adds_the_spectral_statistics_on_the_same_networks(data, tmp_path):
+    from skaudio_ad import _evidence
+
+    X_train, X_test, _ = data
+    params = dict(**SMALL, max_steps=40, random_state=0, memory=str(tmp_path))
+    default = ConvAutoencoderDetector(**params).fit(X_train[:20])
+    combined = ConvAutoencoderDetector(**params, evidence="combined").fit(X_train[:20])
+    # The cached networks: evidence only changes how they score.
+    np.testing.assert_array_equal(
+        combined.frame_errors(X_test), default.frame_errors(X_test)
+    )
+    assert combined.evidence_mean_.shape == (3,)
+    assert combined.spectrum_reference_.shape == (20, 2 * N_MELS)
+    Z = combined._standardise(X_test.transpose(0, 2, 1), np.arange(len(X_test)))
+    _, profiles = combined._evidence(combined._device_params(), Z)
+    values = np.column_stack([
+        combined.frame_errors(X_test).mean(axis=1),
+        _evidence.knn_distance(combined._scaled_profiles(combined.profile_reference_),
+                               combined._scaled_profiles(profiles)),
+        _evidence.knn_distance(combined.spectrum_reference_, _evidence.spectral_statistics(Z)),
+    ])
+    manual = ((values - combined.evidence_mean_) / combined.evidence_scale_).sum(axis=1)
+    manual = _evidence.transform_scores(
+        manual, combined.score_centre_, combined.score_scale_, combined.score_lambda_
+    )
+    np.testing.assert_allclose(-combined.score_samples(X_test), manual, rtol=1e-4, atol=1e-6)
+    # The two-evidence default is the same sum without the third column.
+    two = ((values[:, :2] - default.evidence_mean_) / default.evidence_scale_).sum(axis=1)
+    two = _evidence.transform_scores(
+        two, default.score_centre_, default.score_scale_, default.score_lambda_
+    )
+    np.testing.assert_allclose(-default.score_samples(X_test), two, rtol=1e-4, atol=1e-6)
+    # Refitted under another evidence, no state of the previous one is left behind.
+    combined.set_params(evidence="profile", memory=None).fit(X_train[:20])
+    assert not hasattr(combined, "spectrum_reference_") and combined.evidence_mean_.shape == (2,)
+    combined._validate_state()
 
 
 def test_a_state_without_profile_scaling_scores_unscaled(fitted, data):
