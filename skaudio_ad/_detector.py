@@ -968,8 +968,7 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
             spectra.append(X_valid)
         errors = np.concatenate(parts)[:, 0]
         # A refit under another evidence= must not keep the state of the previous one.
-        for name in ("evidence_mean_", "evidence_scale_", "profile_reference_", "profile_mean_",
-                     "profile_scale_", "spectrum_reference_", *_evidence.TRANSFORM_ATTRIBUTES):
+        for name in _EVIDENCE_ATTRIBUTES:
             vars(self).pop(name, None)
         if profile_parts[0] is None:
             scores = errors
@@ -1037,11 +1036,16 @@ def _train_network(key, params, *, X, verbose):
 #: Parameters that change how a trained detector scores, not what it trains.
 _SCORING_PARAMS = ("threshold", "evidence", "score_transform")
 
+#: What :meth:`ConvAutoencoderDetector._calibrate` sets for some ``evidence`` and
+#: ``score_transform`` options only (dropped before each calibration).
+_EVIDENCE_ATTRIBUTES = (
+    "evidence_mean_", "evidence_scale_", "profile_reference_", "profile_mean_",
+    "profile_scale_", "spectrum_reference_", *_evidence.TRANSFORM_ATTRIBUTES,
+)
+
 #: What :meth:`ConvAutoencoderDetector._calibrate` sets (redone after a ``memory`` hit).
 _CALIBRATION_ATTRIBUTES = (
-    "error_mean_", "error_std_", "offset_", "n_calibration_clips_", "evidence_mean_",
-    "evidence_scale_", "profile_reference_", "profile_mean_", "profile_scale_",
-    "spectrum_reference_", *_evidence.TRANSFORM_ATTRIBUTES,
+    "error_mean_", "error_std_", "offset_", "n_calibration_clips_", *_EVIDENCE_ATTRIBUTES,
 )
 
 
