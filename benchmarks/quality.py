@@ -1,7 +1,8 @@
 """Detection quality on every labelled real clip in ../shared/data, clean and with background.
 
     python benchmarks/quality.py [--quick] [--systems default knn ...] [--splits 5]
-        [--seeds 3] [--data ../shared/data] [--out benchmarks/results/quality.md]
+        [--seeds 3] [--conditions clean "-6 dB" "-12 dB" "shift clean" "shift -6 dB"]
+        [--data ../shared/data] [--out benchmarks/results/quality.md]
 
 Sets: MIMII fan id_00 (channel 0) and the DCASE 2020 dev sample per machine type (fan, pump,
 slider, valve, ToyCar, ToyConveyor; every clip cropped to 10 s). Conditions: clean, and with
@@ -11,6 +12,15 @@ power of the added background over the clip; each clip draws its own background 
 random other type, at a random offset, looped or cropped). Log-mel features
 (``MelSpectrogramTransformer(sr=16000)`` defaults) are computed once per set and condition and
 cached under ``benchmarks/scratch/``.
+
+Two more conditions measure a *domain shift* (DCASE 2022-2023's setting, where a machine is
+also recorded under a second condition with few training clips): ``shift clean`` and
+``shift -6 dB``. Condition A is the clean (or -6 dB) condition above; condition B is the
+machine "recorded elsewhere": a fixed equaliser (:func:`recorded_elsewhere`: the band under
+300 Hz cut by about 8 dB, 2-4 kHz raised, half the amplitude) and one fixed other machine type
+as background (its own clip and offset per clip) at 0 dB (``shift clean``) or -6 dB
+(``shift -6 dB``), mixed by the same function. The split's training normals are in A except
+the last two, in B; the test normals and anomalies alternate between A and B.
 
 Protocol: per set, ``--splits`` random splits of the normal clips (test = ``min(10, n // 2)``
 normals plus every anomaly, train = the other normals), each with ``--seeds`` seeds. Reported
@@ -31,6 +41,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+from scipy import signal
 from sklearn.metrics import roc_auc_score
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +58,15 @@ from skaudio_ad.io import load_audio  # noqa: E402
 SR = 16000
 DURATION = 10.0
 CONDITIONS = {"clean": None, "-6 dB": -6.0, "-12 dB": -12.0}
+#: Domain-shift conditions: the SNR of condition A (as above), that of condition B's background,
+#: and the tag that names condition B's cache and seeds its draws.
+SHIFT_CONDITIONS = {
+    "shift clean": (None, 0.0, "shiftclean"),
+    "shift -6 dB": (-6.0, -6.0, "shift-6"),
+}
+#: Condition groups of the tables (the shift group only when its rows are there).
+GROUPS = {"clean": ["clean"], "noisy (-6, -12 dB)": ["-6 dB", "-12 dB"],
+          "shift": list(SHIFT_CONDITIONS)}
 DCASE_TYPES = ["fan", "pump", "slider", "valve", "ToyCar", "ToyConveyor"]
 
 
@@ -101,6 +121,31 @@ def features(name, kind, paths, pool, snr, scratch):
     return X
 
 
+def recorded_elsewhere(wave):
+    """The fixed equaliser of condition B: lows cut (~8 dB under 300 Hz), 2-4 kHz raised, x0.5."""
+    low = signal.lfilter(*signal.butter(2, 300, fs=SR), wave)
+    band = signal.lfilter(*signal.butter(2, [2000, 4000], btype="band", fs=SR), wave)
+    return (0.5 * (wave - 0.6 * low + band)).astype(np.float32)
+
+
+def shifted_features(name, paths, pool, snr, tag, scratch):
+    """Log-mel of ``paths`` in condition B: :func:`recorded_elsewhere` + one fixed other type."""
+    cache = scratch / f"shift_{zlib.crc32(name.encode()):08x}_{tag}.npz"
+    if cache.exists():
+        return np.load(cache)["X"]
+    waves = load_audio(paths, sr=SR, duration=DURATION)
+    rng = np.random.default_rng(zlib.crc32(f"{name}|shift{tag}".encode()))
+    files = pool[sorted(pool)[zlib.crc32(name.encode()) % len(pool)]]
+    for i in range(len(waves)):
+        background = load_audio([files[rng.integers(len(files))]], sr=SR)[0]
+        offset = int(rng.integers(len(background)))
+        waves[i] = mix_background(recorded_elsewhere(waves[i]), background, snr, offset=offset)
+    X = MelSpectrogramTransformer(sr=SR).fit_transform(waves).astype(np.float32)
+    scratch.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, X=X)
+    return X
+
+
 def splits(n_normal, n_splits, name):
     rng = np.random.default_rng(zlib.crc32(name.encode()))
     n_test = min(10, n_normal // 2)
@@ -116,23 +161,35 @@ def run(args):
         sets = {k: v for k, v in sets.items() if k in wanted}
     if args.sets:
         sets = {k: v for k, v in sets.items() if any(s in k for s in args.sets)}
+    conditions = args.conditions or list(CONDITIONS)
     rows = []
     for name, (kind, normal, anomaly) in sets.items():
         pool = background_pool(discover(args.data), kind)
-        for condition, snr in CONDITIONS.items():
-            if args.conditions and condition not in args.conditions:
-                continue
-            X = features(name, kind, list(normal) + list(anomaly), pool, snr, args.scratch)
-            X_normal, X_anomaly = X[: len(normal)], X[len(normal) :]
-            for split, (train, test) in enumerate(splits(len(normal), args.splits, name)):
+        paths = list(normal) + list(anomaly)
+        n = len(normal)
+        for condition in conditions:
+            if condition in CONDITIONS:
+                X = features(name, kind, paths, pool, CONDITIONS[condition], args.scratch)
+                B = None
+            else:
+                snr_a, snr_b, tag = SHIFT_CONDITIONS[condition]
+                X = features(name, kind, paths, pool, snr_a, args.scratch)
+                B = shifted_features(name, paths, pool, snr_b, tag, args.scratch)
+            for split, (train, test) in enumerate(splits(n, args.splits, name)):
                 if split < args.skip_splits:
                     continue
-                X_test = np.concatenate([X_normal[test], X_anomaly])
-                y_test = np.r_[np.zeros(len(test)), np.ones(len(X_anomaly))]
+                anomalies = np.arange(n, len(paths))
+                X_train = X[train]
+                X_test = np.concatenate([X[test], X[anomalies]])
+                if B is not None:  # the last two training clips, every other test clip in B
+                    X_train = np.concatenate([X[train[:-2]], B[train[-2:]]])
+                    in_b = np.r_[np.arange(len(test)) % 2, np.arange(len(anomalies)) % 2] == 1
+                    X_test[in_b] = np.concatenate([B[test], B[anomalies]])[in_b]
+                y_test = np.r_[np.zeros(len(test)), np.ones(len(anomalies))]
                 for seed in range(args.seeds):
                     for system in args.systems:
                         start = time.perf_counter()
-                        model = SYSTEMS[system](seed).fit(X_normal[train])
+                        model = SYSTEMS[system](seed).fit(X_train)
                         fit_s = time.perf_counter() - start
                         score = -model.score_samples(X_test)
                         flagged = model.predict(X_test) == -1
@@ -146,7 +203,7 @@ def run(args):
                         if args.rows:
                             with args.rows.open("a") as f:
                                 f.write(json.dumps(rows[-1]) + "\n")
-                print(f"{name:16s} {condition:7s} split {split}: " + "  ".join(
+                print(f"{name:16s} {condition:11s} split {split}: " + "  ".join(
                     f"{r['system']} {r['auc']:.3f}" for r in rows[-len(args.systems):]
                 ), flush=True)
     return rows
@@ -160,10 +217,12 @@ def summarise(rows, systems, references):
     for r in rows:
         by[(r["system"], r["set"], r["condition"])].append(r)
     sets = sorted({r["set"] for r in rows})
-    groups = {"clean": ["clean"], "noisy (-6, -12 dB)": ["-6 dB", "-12 dB"]}
-    lines = ["| system | " + " | ".join(f"AUC {g}" for g in groups)
-             + " | FAR clean | FAR noisy | detected clean | detected noisy | fit s |",
-             "| --- |" + " --- |" * (len(groups) + 5)]
+    present = {r["condition"] for r in rows}
+    groups = {g: c for g, c in GROUPS.items() if present & set(c)}
+    short = [g.split(" (")[0] for g in groups]
+    lines = ["| system | " + " | ".join(f"AUC {g}" for g in groups) + " | "
+             + " | ".join([f"FAR {g}" for g in short] + [f"detected {g}" for g in short])
+             + " | fit s |", "| --- |" + " --- |" * (3 * len(groups) + 1)]
     for system in systems:
         cells, rates = [], {"far": [], "detected": []}
         for conds in groups.values():
@@ -177,21 +236,22 @@ def summarise(rows, systems, references):
         fit = np.mean([r["fit_s"] for r in rows if r["system"] == system])
         lines.append(f"| {system} | " + " | ".join(cells) + " | " + " | ".join(
             f"{v:.3f}" for v in rates["far"] + rates["detected"]) + f" | {fit:.1f} |")
-    lines += ["", "Per set (mean AUC over splits and seeds; clean / -6 dB / -12 dB):", "",
+    order = [c for c in [*CONDITIONS, *SHIFT_CONDITIONS] if c in present]
+    lines += ["", f"Per set (mean AUC over splits and seeds; {' / '.join(order)}):", "",
               "| system | " + " | ".join(sets) + " |", "| --- |" + " --- |" * len(sets)]
     for system in systems:
         cells = []
         for s in sets:
             cells.append(" / ".join(
                 f"{np.mean([r['auc'] for r in by[(system, s, c)]]):.2f}"
-                for c in CONDITIONS if by[(system, s, c)]))
+                for c in order if by[(system, s, c)]))
         lines.append(f"| {system} | " + " | ".join(cells) + " |")
     for ref in references:
         if ref not in systems:
             continue
         lines += ["", f"Paired AUC difference against `{ref}` (mean ± sd over every "
                   "set, condition, split and seed; wins/losses):", "",
-                  "| system | clean | noisy |", "| --- | --- | --- |"]
+                  "| system | " + " | ".join(short) + " |", "| --- |" + " --- |" * len(groups)]
         key = {(r["set"], r["condition"], r["split"], r["seed"]): r["auc"]
                for r in rows if r["system"] == ref}
         for system in systems:
@@ -220,7 +280,8 @@ def main(argv=None):
                         "`combined`, `untransformed` and `unscaled-profile` (same networks, other "
                         "scoring)")
     parser.add_argument("--sets", nargs="+")
-    parser.add_argument("--conditions", nargs="+")
+    parser.add_argument("--conditions", nargs="+", choices=[*CONDITIONS, *SHIFT_CONDITIONS],
+                        help="default: clean, -6 dB, -12 dB (the shift conditions on request)")
     parser.add_argument("--splits", type=int, default=5)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--quick", action="store_true",
