@@ -297,7 +297,10 @@ def test_model_written_by_0_1_loads_with_identical_scores():
     expected = json.loads((data / "model-0.1.expected.json").read_text())
     model = load(data / "model-0.1.skops")
     _, test = inputs()
-    np.testing.assert_array_equal(model.score_samples(test), expected["score_samples"])
+    # Equal up to float32 rounding: XLA compiles the network for the CPU it runs on, and on a
+    # CPU without AVX-512 (the expected scores came from one with it) the scores differed by
+    # 8e-8 relative. A changed parameter or scoring rule moves them by orders of magnitude more.
+    np.testing.assert_allclose(model.score_samples(test), expected["score_samples"], rtol=1e-6)
     assert model[-1].offset_ == expected["offset_"]
 
 
