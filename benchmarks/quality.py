@@ -100,25 +100,37 @@ def background_pool(sets, kind):
     return {k: sorted(set(v)) for k, v in pool.items()}
 
 
-def features(name, kind, paths, pool, snr, scratch):
-    """Log-mel features of ``paths`` with background at ``snr`` dB (None: clean), cached."""
-    tag = "clean" if snr is None else f"{snr:+g}dB"
-    cache = scratch / f"{zlib.crc32(name.encode()):08x}_{tag}.npz"
+def _mixed_features(cache, seed, paths, snr, draw_files, prepare=None):
+    """Log-mel of ``paths``, each clip (after ``prepare``) with a background clip from
+    ``draw_files(rng)`` at ``snr`` dB (None: clean), cached in ``cache``."""
     if cache.exists():
         return np.load(cache)["X"]
     waves = load_audio(paths, sr=SR, duration=DURATION)
     if snr is not None:
-        rng = np.random.default_rng(zlib.crc32(f"{name}|{tag}".encode()))
-        types = sorted(pool)
+        rng = np.random.default_rng(zlib.crc32(seed.encode()))
         for i in range(len(waves)):
-            files = pool[types[rng.integers(len(types))]]
+            files = draw_files(rng)
             background = load_audio([files[rng.integers(len(files))]], sr=SR)[0]
             offset = int(rng.integers(len(background)))
-            waves[i] = mix_background(waves[i], background, snr, offset=offset)
+            wave = waves[i] if prepare is None else prepare(waves[i])
+            waves[i] = mix_background(wave, background, snr, offset=offset)
     X = MelSpectrogramTransformer(sr=SR).fit_transform(waves).astype(np.float32)
-    scratch.mkdir(parents=True, exist_ok=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, X=X)
     return X
+
+
+def features(name, kind, paths, pool, snr, scratch):
+    """Log-mel features of ``paths`` with background at ``snr`` dB (None: clean), cached.
+
+    Each clip draws its background's machine type at random among the other types.
+    """
+    tag = "clean" if snr is None else f"{snr:+g}dB"
+    types = sorted(pool)
+    return _mixed_features(
+        scratch / f"{zlib.crc32(name.encode()):08x}_{tag}.npz", f"{name}|{tag}", paths, snr,
+        lambda rng: pool[types[rng.integers(len(types))]],
+    )
 
 
 def recorded_elsewhere(wave):
@@ -130,20 +142,11 @@ def recorded_elsewhere(wave):
 
 def shifted_features(name, paths, pool, snr, tag, scratch):
     """Log-mel of ``paths`` in condition B: :func:`recorded_elsewhere` + one fixed other type."""
-    cache = scratch / f"shift_{zlib.crc32(name.encode()):08x}_{tag}.npz"
-    if cache.exists():
-        return np.load(cache)["X"]
-    waves = load_audio(paths, sr=SR, duration=DURATION)
-    rng = np.random.default_rng(zlib.crc32(f"{name}|shift{tag}".encode()))
     files = pool[sorted(pool)[zlib.crc32(name.encode()) % len(pool)]]
-    for i in range(len(waves)):
-        background = load_audio([files[rng.integers(len(files))]], sr=SR)[0]
-        offset = int(rng.integers(len(background)))
-        waves[i] = mix_background(recorded_elsewhere(waves[i]), background, snr, offset=offset)
-    X = MelSpectrogramTransformer(sr=SR).fit_transform(waves).astype(np.float32)
-    scratch.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, X=X)
-    return X
+    return _mixed_features(
+        scratch / f"shift_{zlib.crc32(name.encode()):08x}_{tag}.npz", f"{name}|shift{tag}",
+        paths, snr, lambda rng: files, prepare=recorded_elsewhere,
+    )
 
 
 def splits(n_normal, n_splits, name):
@@ -175,10 +178,10 @@ def run(args):
                 snr_a, snr_b, tag = SHIFT_CONDITIONS[condition]
                 X = features(name, kind, paths, pool, snr_a, args.scratch)
                 B = shifted_features(name, paths, pool, snr_b, tag, args.scratch)
+            anomalies = np.arange(n, len(paths))
             for split, (train, test) in enumerate(splits(n, args.splits, name)):
                 if split < args.skip_splits:
                     continue
-                anomalies = np.arange(n, len(paths))
                 X_train = X[train]
                 X_test = np.concatenate([X[test], X[anomalies]])
                 if B is not None:  # the last two training clips, every other test clip in B
