@@ -19,6 +19,11 @@ clips' scores, the rule of :class:`~skaudio_ad.ConvAutoencoderDetector`.
   early stopping and calibration on 10 % held-out clips).
 - ``default``: ``ConvAutoencoderDetector(random_state=seed)`` as it is now (with
   ``memory=MEMORY`` when the script sets it, so that the next system reuses its networks).
+- ``profile-only``: the default's networks scored by the error-profile distance alone
+  (``evidence="profile-only"``).
+- ``tprofile``, ``tprofile-only``: candidates (:class:`TemporalProfileDetector`): the error
+  profile extended by each band's spread of log error over time, beside the mean error or
+  alone; not kept.
 - ``combined``: the previous default, the same networks scored with the spectral evidence
   too (``evidence="combined"``).
 - ``untransformed``: the default before that, the same networks with ``evidence="combined"``
@@ -176,6 +181,27 @@ class UnscaledProfileDetector(ConvAutoencoderDetector):
         return _evidence.knn_distance(self.profile_reference_)
 
 
+class TemporalProfileDetector(ConvAutoencoderDetector):
+    """Candidate: the error profile also holds each mel bin's spread of log error over time.
+
+    The profile is ``(log time-mean error, time std of log error)`` per bin, ``2 n_mels``
+    values, so that a clip whose error comes in bursts (a transient) or is unusually steady
+    is far from the normal profiles even when its mean error is not. Same networks as the
+    default (``memory`` shares them); scoring only.
+    """
+
+    def _evidence(self, params, X):
+        from skaudio_ad import _evidence, _training
+
+        maps = _training.error_maps(self._config, params, X, self._hop, self._layout)
+        logs = np.log(np.maximum(maps, _evidence.PROFILE_FLOOR))
+        profiles = np.concatenate([_evidence.profile(maps), logs.std(axis=1)], axis=1)
+        return maps.mean(axis=(1, 2))[:, None], profiles
+
+    def _validate_state(self):
+        pass  # the profile has 2 n_mels columns, which the package's check does not expect
+
+
 def _old_default(seed):
     return ConvAutoencoderDetector(random_state=seed, **OLD_DEFAULT)
 
@@ -190,7 +216,12 @@ MEMORY = None
 
 SYSTEMS = {
     "default": lambda seed: ConvAutoencoderDetector(random_state=seed, memory=MEMORY),
-    # The previous defaults, on the default's networks (they come from ``MEMORY``).
+    # Candidates and the previous defaults, on the default's networks (from ``MEMORY``).
+    "profile-only": lambda seed: ConvAutoencoderDetector(
+        random_state=seed, memory=MEMORY, evidence="profile-only"),
+    "tprofile": lambda seed: TemporalProfileDetector(random_state=seed, memory=MEMORY),
+    "tprofile-only": lambda seed: TemporalProfileDetector(
+        random_state=seed, memory=MEMORY, evidence="profile-only"),
     "combined": lambda seed: ConvAutoencoderDetector(
         random_state=seed, memory=MEMORY, evidence="combined"),
     "untransformed": lambda seed: ConvAutoencoderDetector(

@@ -16,7 +16,7 @@ Pure numpy, no scikit-learn. Every evidence is a per-clip number, higher = more 
 Each evidence is standardised by the mean and standard deviation of its out-of-fold values on
 the normal training clips (no clip scores itself) and the standardised values are summed:
 the detector's ``evidence="profile"`` (the default) sums the error and the profile,
-``"combined"`` all three (:data:`EVIDENCE`).
+``"profile-only"`` keeps the profile alone, ``"combined"`` all three (:data:`EVIDENCE`).
 
 Whatever the clip score, :func:`fit_score_transform` and :func:`transform_scores` make the
 normal clips' scores Gaussian (a Yeo-Johnson power transform of the standardised scores,
@@ -47,6 +47,7 @@ __all__ = [
 EVIDENCE = {
     "reconstruction": ("error",),
     "profile": ("error", "profile"),
+    "profile-only": ("profile",),
     "combined": ("error", "profile", "spectrum"),
 }
 

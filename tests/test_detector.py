@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
+import skaudio_ad
 from skaudio_ad import ConvAutoencoderDetector
 
 # One small shape for every test, so that JAX compiles each step once per session.
@@ -540,7 +541,7 @@ def test_error_profiles_are_standardised_per_band_before_the_knn_distance(fitted
     assert not np.allclose(expected, unscaled)
 
 
-def test_combined_evidence_adds_the_spectral_statistics_on_the_same_networks(data, tmp_path):
+def test_the_evidence_options_score_the_same_networks(data, tmp_path):
     from skaudio_ad import _evidence
 
     X_train, X_test, _ = data
@@ -572,6 +573,19 @@ def test_combined_evidence_adds_the_spectral_statistics_on_the_same_networks(dat
         two, default.score_centre_, default.score_scale_, default.score_lambda_
     )
     np.testing.assert_allclose(-default.score_samples(X_test), two, rtol=1e-4, atol=1e-6)
+    # "profile-only" is the second column alone, standardised and transformed.
+    alone = ConvAutoencoderDetector(**params, evidence="profile-only").fit(X_train[:20])
+    assert alone.evidence_mean_.shape == (1,) and not hasattr(alone, "spectrum_reference_")
+    one = (values[:, 1] - alone.evidence_mean_[0]) / alone.evidence_scale_[0]
+    one = _evidence.transform_scores(
+        one, alone.score_centre_, alone.score_scale_, alone.score_lambda_
+    )
+    np.testing.assert_allclose(-alone.score_samples(X_test), one, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(alone.evidence_mean_, default.evidence_mean_[1:])
+    skaudio_ad.save(alone, tmp_path / "alone.skops")
+    loaded = skaudio_ad.load(tmp_path / "alone.skops")
+    assert loaded.evidence == "profile-only"
+    np.testing.assert_array_equal(loaded.score_samples(X_test), alone.score_samples(X_test))
     # Refitted under another evidence, no state of the previous one is left behind.
     combined.set_params(evidence="profile", memory=None).fit(X_train[:20])
     assert not hasattr(combined, "spectrum_reference_") and combined.evidence_mean_.shape == (2,)
