@@ -82,10 +82,9 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         the clip's per-mel-band error profile to those of the 5 nearest normal clips
         (two-sided: unusually *low* error in a band is far too). "profile-only": that
         distance alone (ahead on clean clips, less steady with background; Notes).
-        "combined": those two plus
-        the distance of the clip's spectral statistics (mean and std of each mel band) to
-        the 5 nearest normal clips' (the previous default; on the shared real samples the
-        third evidence made the sum worse). See Notes.
+        "combined": those two plus the distance of the clip's spectral statistics (mean and
+        std of each mel band) to the 5 nearest normal clips' (the previous default; on the
+        shared real samples the third evidence made the sum worse). See Notes.
     target : {"reconstruction", "interpolation"}, default="reconstruction"
         What the network learns. "reconstruction": rebuild the whole patch. "interpolation":
         predict the patch's centre ``patch_frames // 4`` frames, hidden from it, from the
