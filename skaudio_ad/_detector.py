@@ -259,9 +259,9 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
     31/49 on MIMII fan id_00, pump and slider, where its clean gain is +0.034), and at k = 2
     it flags half the anomalies (0.037 / 0.080 against 0.085 / 0.103); under domain shift
     (two training clips of a second condition) it is even clean (+0.001, 27/32) and its
-    +0.035 at -6 dB is one set's (pump). Four DCASE samples
-    (ToyCar, ToyConveyor, fan, valve: 3-4 machine ids, 5-7 training clips) are near chance
-    for every system: they dilute, not decide, the means.
+    +0.035 at -6 dB is one set's (pump). Four DCASE samples (ToyCar, ToyConveyor, fan,
+    valve: 3-4 machine ids, 5-7 training clips) are near chance for every system: they
+    dilute, not decide, the means.
     The samples are small: they separate designs, not rank systems.
 
     The default architecture "conv1d" was chosen earlier (``benchmarks/architecture.py``):
