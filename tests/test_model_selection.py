@@ -58,7 +58,7 @@ def test_cross_validate_trains_on_normals_and_scores_both_classes(labelled_audio
 def test_grid_search_with_refit_f1_in_two_processes(labelled_audio, tmp_path):
     X, y = labelled_audio
     search = GridSearchCV(
-        pipeline(memory=str(tmp_path)),
+        pipeline(memory=str(tmp_path), n_folds=2),
         {"detector__latent_dim": [4, 8], "detector__threshold": [0.0, 2.0]},
         scoring=ANOMALY_SCORERS,
         refit="f1",

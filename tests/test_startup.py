@@ -15,14 +15,15 @@ import pytest
 import skaudio_ad
 from skaudio_ad._melscale import hann_window, mel_filters
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, without_session_jax_cache
 
 HEAVY = ["jax", "librosa", "matplotlib", "flax", "skaudio_ad.datasets", "skaudio_ad.plotting",
          "skaudio_ad._cli", "skaudio_ad._detector"]
 
 
 def _python(code, env=None):
-    env = dict(os.environ if env is None else env, PYTHONPATH=str(REPO_ROOT))
+    env = dict(without_session_jax_cache(os.environ if env is None else env),
+               PYTHONPATH=str(REPO_ROOT))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env=env, timeout=300)
     assert done.returncode == 0, done.stderr
