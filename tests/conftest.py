@@ -16,9 +16,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 #: this one, the loky and Dask workers, the subprocesses (through the environment). A worker
 #: then loads the tiny networks this process compiled instead of compiling them again
 #: (tests/test_fleet.py, test_scale.py and test_model_selection.py: 149 s -> 119 s on 2
-#: cores). The command line's own cache
-#: (``SKAUDIO_AD_CACHE_DIR``, below) overrides it in the CLI's subprocesses;
-#: ``without_session_jax_cache`` gives a subprocess the environment of a user who set neither.
+#: cores). A fixture would come too late: collecting the test modules imports JAX. The
+#: command line's own cache (``SKAUDIO_AD_CACHE_DIR``, below) overrides it in the CLI's
+#: subprocesses; ``without_session_jax_cache`` gives a subprocess a plain user's environment.
 SESSION_JAX_CACHE = {}
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     SESSION_JAX_CACHE = {

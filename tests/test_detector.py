@@ -274,7 +274,7 @@ def test_verbose_reports_each_epoch(data, caplog, capsys):
 def test_conv2d_architecture(data):
     X_train, X_test, y_test = data
     # Two folds: the conv2d gradients are slow to compile and run on XLA:CPU.
-    detector = ConvAutoencoderDetector(**SMALL, architecture="conv2d", n_folds=2, random_state=0)
+    detector = ConvAutoencoderDetector(**TWO_FOLDS, architecture="conv2d", random_state=0)
     scores = detector.fit(X_train).score_samples(X_test)
     assert roc_auc_score(y_test, -scores) > 0.9
     # The planted anomalies are ranked first even by an untrained network: that it learns is

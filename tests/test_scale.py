@@ -236,7 +236,7 @@ def test_four_devices_give_the_loss_curve_of_one(tmp_path):
     )
     # 4 devices divide the batch of 16; 3 do not: padded to 18 with masked patches. Two folds
     # (3 networks in turn): the setting in which 4 of 6 fits stalled in the gradient
-    # all-reduce before each step on several CPU devices was awaited (_training._epoch_in_turn).
+    # all-reduce until each step on several CPU devices was awaited (_training._epoch_in_turn).
     params = {**SMALL, "batch_size": 16, "max_epochs": 3, "n_folds": 2}
     result = subprocess.run(
         [sys.executable, "-c", FOUR_DEVICES, str(data), json.dumps(params)],
