@@ -32,7 +32,18 @@ clips' scores, the rule of :class:`~skaudio_ad.ConvAutoencoderDetector`.
   error profiles (:class:`UnscaledProfileDetector`), ``evidence="combined"`` and no score
   transform.
 - ``interpolation``: the default with ``target="interpolation"``.
+- ``latent``, ``latent-code``, ``latent-full``, ``latent-full-code``: candidates
+  (:class:`LatentProfileDetector` and its subclasses): the mean and spread over patches of
+  the network's bottleneck codes join the error profile (or replace it: ``-code``), from the
+  fold networks for the training clips or (``-full``) from the full network for every clip;
+  not kept.
+- ``gaussian``: the default with ``loss="gaussian"`` (a predicted variance per value,
+  trained by the Gaussian likelihood).
+- ``qprofile``: candidate (:class:`QuantileProfileDetector`): the 10th, 50th, 90th
+  percentile and maximum of the clip's frame errors join the profile; not kept.
 """
+
+import functools
 
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin
@@ -202,6 +213,107 @@ class TemporalProfileDetector(ConvAutoencoderDetector):
         pass  # the profile has 2 n_mels columns, which the package's check does not expect
 
 
+class QuantileProfileDetector(ConvAutoencoderDetector):
+    """Candidate: the log 10th, 50th, 90th percentile and maximum of the clip's frame errors
+    join the per-bin profile (each a column standardised like a mel bin).
+
+    The profile then also sees *when* the error is, not only where in frequency: a valve
+    whose anomaly is a stronger or a missing transient changes the upper quantiles of its
+    frame errors. Same networks as the default (``memory`` shares them); scoring only.
+    """
+
+    def _evidence(self, params, X):
+        from skaudio_ad import _evidence, _training
+
+        frames, profiles = _training.frame_errors_and_profiles(
+            self._config, params, X, self._hop, self._layout
+        )
+        profiles = _evidence.profile(profiles[:, None, :])
+        quantiles = np.quantile(frames, [0.1, 0.5, 0.9, 1.0], axis=1).T
+        quantiles = np.log(np.maximum(quantiles, _evidence.PROFILE_FLOOR))
+        return frames.mean(axis=1)[:, None], np.concatenate([profiles, quantiles], axis=1)
+
+    def _validate_state(self):
+        pass  # the profile has extra columns, which the package's check does not expect
+
+
+@functools.lru_cache(maxsize=8)
+def _encoder(config):
+    """Jitted conv1d encoder of one network shape: patches ``(b, T, c)`` -> codes."""
+    import jax
+    from flax import nnx
+
+    from skaudio_ad import _network, _training
+
+    graphdef = _training.inference(config).graphdef
+
+    @jax.jit
+    def encode(params, patches):
+        model = nnx.merge(graphdef, params)
+        z = nnx.relu(model.stem(_network._pad_axis(patches, 1, model.padded_frames)))
+        for conv in model.down:
+            z = nnx.relu(conv(_network._space_to_depth_1d(z)))
+        return model.encode(z.reshape(z.shape[0], -1))
+
+    return encode
+
+
+class LatentProfileDetector(ConvAutoencoderDetector):
+    """Candidate: the clip's bottleneck codes (mean and std over its patches) join the profile.
+
+    The profile kNN then also measures how far the clip's *embedding* is from the normal
+    clips' (each code dimension standardised like a mel bin): the autoencoder used as a
+    learned feature extractor, two-sided by construction. Same networks as the default
+    (``memory`` shares them); scoring only; conv1d only.
+    """
+
+    def _evidence(self, params, X, code_params=None):
+        from skaudio_ad import _training
+
+        errors, profiles = super()._evidence(params, X)
+        encode = _encoder(self._config)
+        params = params if code_params is None else code_params
+        codes = []
+        for _, n, batches, n_real in _training._patch_batches(
+            X, self._config.patch_frames, self._hop
+        ):
+            c = np.concatenate([np.asarray(encode(params, b)) for b in batches])[:n_real]
+            codes.append(c.astype(np.float64).reshape(n, -1, c.shape[1]))
+        codes = np.concatenate(codes)
+        parts = [codes.mean(axis=1), codes.std(axis=1)]
+        if getattr(self, "latent_only", False):
+            return errors, np.concatenate(parts, axis=1)
+        return errors, np.concatenate([profiles, *parts], axis=1)
+
+    def _validate_state(self):
+        pass  # the profile has extra columns, which the package's check does not expect
+
+
+class LatentOnlyDetector(LatentProfileDetector):
+    """Candidate: as :class:`LatentProfileDetector`, the codes alone in the profile."""
+
+    latent_only = True
+
+
+class LatentFullDetector(LatentProfileDetector):
+    """Candidate: as :class:`LatentProfileDetector`, every clip's codes from the full network.
+
+    The out-of-fold profiles of the training clips come from five fold networks, each with
+    its own latent space (other initial weights), while new clips are encoded by the full
+    network: here the codes of every clip, training clips included, come from the full
+    network, so that one latent space is compared (the training clips' codes in sample).
+    """
+
+    def _evidence(self, params, X):
+        return super()._evidence(params, X, code_params=self._device_params())
+
+
+class LatentFullOnlyDetector(LatentFullDetector):
+    """Candidate: as :class:`LatentFullDetector`, the codes alone in the profile."""
+
+    latent_only = True
+
+
 def _old_default(seed):
     return ConvAutoencoderDetector(random_state=seed, **OLD_DEFAULT)
 
@@ -230,6 +342,13 @@ SYSTEMS = {
         random_state=seed, memory=MEMORY, evidence="combined", score_transform=None),
     "interpolation": lambda seed: ConvAutoencoderDetector(
         random_state=seed, target="interpolation"),
+    "latent": lambda seed: LatentProfileDetector(random_state=seed, memory=MEMORY),
+    "latent-code": lambda seed: LatentOnlyDetector(random_state=seed, memory=MEMORY),
+    "gaussian": lambda seed: ConvAutoencoderDetector(
+        random_state=seed, memory=MEMORY, loss="gaussian"),
+    "qprofile": lambda seed: QuantileProfileDetector(random_state=seed, memory=MEMORY),
+    "latent-full": lambda seed: LatentFullDetector(random_state=seed, memory=MEMORY),
+    "latent-full-code": lambda seed: LatentFullOnlyDetector(random_state=seed, memory=MEMORY),
     "old-default": _old_default,
     # Candidates measured on the way to the default (benchmarks/results/quality.md).
     "reconstruction-oof": lambda seed: ConvAutoencoderDetector(

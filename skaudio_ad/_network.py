@@ -32,6 +32,14 @@ class NetworkConfig:
     #: Frames in the centre of each patch hidden from the network and predicted from the
     #: frames around them (the interpolation target); 0 reconstructs the whole patch.
     masked_frames: int = 0
+    #: "mse": the network outputs the patch; "gaussian": a mean and a log-variance per value
+    #: (a heteroskedastic head: twice the channels), trained by the Gaussian likelihood.
+    loss: str = "mse"
+
+    @property
+    def out_channels(self):
+        """Channels of the network's output (the mean, and the log-variance if any)."""
+        return self.n_channels * (2 if self.loss == "gaussian" else 1)
 
     @property
     def target_window(self):
@@ -94,7 +102,7 @@ class ConvAutoencoder1d(nnx.Module):
         self.encode = nnx.Linear(self.code_frames * h, config.latent_dim, rngs=rngs)
         self.decode = nnx.Linear(config.latent_dim, self.code_frames * h, rngs=rngs)
         self.up = nnx.List([nnx.Conv(h, 2 * h, k, rngs=rngs) for _ in range(N_LEVELS)])
-        self.head = nnx.Conv(h, c, k, rngs=rngs)
+        self.head = nnx.Conv(h, config.out_channels, k, rngs=rngs)
 
     def __call__(self, x):
         n_frames = x.shape[1]
@@ -134,7 +142,7 @@ class ConvAutoencoder2d(nnx.Module):
         self.encode = nnx.Linear(code_size, config.latent_dim, rngs=rngs)
         self.decode = nnx.Linear(config.latent_dim, code_size, rngs=rngs)
         self.up = nnx.List([nnx.Conv(h, 4 * h, k, rngs=rngs), nnx.Conv(h, 4 * h0, k, rngs=rngs)])
-        self.head = nnx.Conv(h0, 1, k, rngs=rngs)
+        self.head = nnx.Conv(h0, config.out_channels // config.n_channels, k, rngs=rngs)
 
     def __call__(self, x):
         n_frames, n_mels = x.shape[1], x.shape[2]
@@ -146,7 +154,9 @@ class ConvAutoencoder2d(nnx.Module):
         z = nnx.relu(self.decode(code)).reshape(-1, *self.code_shape)
         for conv in self.up:
             z = _depth_to_space_2d(nnx.relu(conv(z)))
-        return self.head(z)[:, :n_frames, :n_mels, 0]
+        out = self.head(z)[:, :n_frames, :n_mels]
+        # (b, t, m, 1 or 2) -> (b, t, m or 2m): the mean's bins, then the log-variance's.
+        return jnp.concatenate([out[..., j] for j in range(out.shape[-1])], axis=-1)
 
 
 class DenseAutoencoder(nnx.Module):
@@ -161,7 +171,8 @@ class DenseAutoencoder(nnx.Module):
     def __init__(self, config: NetworkConfig, *, rngs: nnx.Rngs):
         n_inputs = config.patch_frames * config.n_channels
         h = config.hidden_channels
-        sizes = [n_inputs, h, h, config.latent_dim, h, h, n_inputs]
+        n_outputs = config.patch_frames * config.out_channels
+        sizes = [n_inputs, h, h, config.latent_dim, h, h, n_outputs]
         self.layers = nnx.List(
             [nnx.Linear(a, b, rngs=rngs) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
         )
@@ -171,7 +182,7 @@ class DenseAutoencoder(nnx.Module):
         z = x.reshape(shape[0], -1)
         for layer in self.layers[:-1]:
             z = nnx.relu(layer(z))
-        return self.layers[-1](z).reshape(shape)
+        return self.layers[-1](z).reshape(*shape[:-1], -1)
 
 
 ARCHITECTURES = {

@@ -82,6 +82,7 @@ class Inference(NamedTuple):
     patch_errors: object  # (params, patches) -> squared errors, shape of the patches
     patch_frame_errors: object  # (params, patches) -> errors averaged over channels (b, t)
     patch_scores: object  # (params, patches) -> ((b, t) as above, (b, c) time-mean per channel)
+    patch_frame_nll: object  # (params, patches) -> loss="gaussian"'s NLL per frame (b, t)
 
 
 class Trainer(NamedTuple):
@@ -99,19 +100,62 @@ def _apply(graphdef, params, patches):
     return nnx.merge(graphdef, params)(patches)
 
 
-def _target_errors(graphdef, config, params, patches):
-    """Squared errors on the target window of each patch, ``(b, window, c)``.
+def _target_outputs(graphdef, config, params, patches):
+    """``(output, target)`` on the target window of each patch, ``(b, window, ...)``.
 
     Reconstruction: the whole patch in, the whole patch compared. Interpolation: the centre
     frames are zeroed (the training mean once standardised) before the network sees them,
     and only they are compared, so the network must predict them from their context.
     """
-    first, length = config.target_window
     if config.masked_frames == 0:
-        return (_apply(graphdef, params, patches) - patches) ** 2
+        return _apply(graphdef, params, patches), patches
+    first, length = config.target_window
     hidden = patches.at[:, first : first + length].set(0.0)
     out = _apply(graphdef, params, hidden)
-    return (out[:, first : first + length] - patches[:, first : first + length]) ** 2
+    return out[:, first : first + length], patches[:, first : first + length]
+
+
+def _target_errors(graphdef, config, params, patches):
+    """Squared errors on the target window of each patch, ``(b, window, c)``.
+
+    With ``loss="gaussian"``, in units of the predicted variance: where the network expects
+    its input to be unpredictable (a background's fluctuations) an error counts for less.
+    """
+    out, target = _target_outputs(graphdef, config, params, patches)
+    if config.loss != "gaussian":
+        return (out - target) ** 2
+    mean, log_var = _gaussian_head(out, config.n_channels)
+    return jnp.exp(-log_var) * (mean - target) ** 2
+
+
+#: Bound of the predicted log-variance (|log var| < this, smoothly): keeps exp finite.
+LOG_VAR_BOUND = 6.0
+
+#: The beta of beta-NLL (Seitzer et al., ICLR 2022): each value's likelihood term weighted by
+#: its predicted variance ** beta (no gradient through the weight), so that the mean is not
+#: left unfitted where the network can claim a large variance instead.
+NLL_BETA = 0.5
+
+
+def _gaussian_head(out, n_channels):
+    mean, raw = out[..., :n_channels], out[..., n_channels:]
+    return mean, LOG_VAR_BOUND * jnp.tanh(raw / LOG_VAR_BOUND)
+
+
+def _gaussian_nll(graphdef, config, params, patches):
+    """``loss="gaussian"``: the negative log-likelihood of every value (no constant) and its
+    log-variance, both ``(b, window, c)``."""
+    out, target = _target_outputs(graphdef, config, params, patches)
+    mean, log_var = _gaussian_head(out, config.n_channels)
+    return 0.5 * (jnp.exp(-log_var) * (mean - target) ** 2 + log_var), log_var
+
+
+def _training_loss(graphdef, config, params, patches):
+    """Per-value training loss ``(b, window, c)``: the squared error, or beta-NLL."""
+    if config.loss != "gaussian":
+        return _target_errors(graphdef, config, params, patches)
+    nll, log_var = _gaussian_nll(graphdef, config, params, patches)
+    return jax.lax.stop_gradient(jnp.exp(NLL_BETA * log_var)) * nll
 
 
 @functools.lru_cache(maxsize=32)
@@ -134,7 +178,11 @@ def inference(config: NetworkConfig) -> Inference:
         errors = _target_errors(graphdef, config, params, patches)
         return jnp.mean(errors, axis=2), jnp.mean(errors, axis=1)
 
-    return Inference(graphdef, patch_errors, patch_frame_errors, patch_scores)
+    @jax.jit
+    def patch_frame_nll(params, patches):
+        return jnp.mean(_gaussian_nll(graphdef, config, params, patches)[0], axis=2)
+
+    return Inference(graphdef, patch_errors, patch_frame_errors, patch_scores, patch_frame_nll)
 
 
 @functools.lru_cache(maxsize=32)
@@ -151,7 +199,7 @@ def trainer(config: NetworkConfig, learning_rate: float) -> Trainer:
         return jax.vmap(one)(clips, starts)
 
     def loss_fn(params, patches, mask):
-        per_patch = jnp.mean(_target_errors(graphdef, config, params, patches), axis=(1, 2))
+        per_patch = jnp.mean(_training_loss(graphdef, config, params, patches), axis=(1, 2))
         return jnp.sum(per_patch * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
     def step(params, opt_state, X, clips, starts, mask):
@@ -406,14 +454,16 @@ def _overlap_add(errs, starts, n_frames, config):
     return out[:, np.where(closer, below, nearest)]
 
 
-def frame_errors(config, params, X, hop, layout=None):
+def frame_errors(config, params, X, hop, layout=None, *, nll=False):
     """Per-frame reconstruction error of every clip, ``(n_clips, n_frames)`` float64.
 
     Each clip is cut into patches of ``config.patch_frames`` with ``hop``; a frame's error is the
     mean over channels of the squared error, averaged over the patches covering it. Inference
     batches have a fixed size so that a clip's errors do not depend on the other clips.
+    ``nll=True`` (``loss="gaussian"`` only): the negative log-likelihood instead, the
+    quantity its training minimises (the validation loss).
     """
-    fn = inference(config).patch_frame_errors
+    fn = inference(config).patch_frame_nll if nll else inference(config).patch_frame_errors
     T, n_frames = config.patch_frames, X.shape[1]
     starts = patch_starts(n_frames, T, hop)
     out = np.empty((X.shape[0], n_frames))

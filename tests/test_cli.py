@@ -326,13 +326,16 @@ def test_demo_quick(tmp_path):
     assert isinstance(skaudio_ad.load(out / "model.skops"), Pipeline)
 
 
-def test_fit_target_option_reaches_the_detector():
+def test_fit_target_and_loss_options_reach_the_detector():
     from skaudio_ad._cli import _parser
     from skaudio_ad._cli.fit import build_pipeline
 
     for argv, target in ([[], "reconstruction"], [["--target", "interpolation"], "interpolation"]):
         args = _parser().parse_args(["fit", "x.wav", "-o", "m.skops", *argv])
         assert build_pipeline(args, verbose=0)["detector"].target == target
+    for argv, loss in ([[], "mse"], [["--loss", "gaussian"], "gaussian"]):
+        args = _parser().parse_args(["fit", "x.wav", "-o", "m.skops", *argv])
+        assert build_pipeline(args, verbose=0)["detector"].loss == loss
 
 
 def test_fit_is_reproducible_without_a_seed_option(data, tmp_path):

@@ -526,6 +526,75 @@ def test_interpolation_target_scores_locates_and_round_trips(data, tmp_path):
     np.testing.assert_array_equal(loaded.score_samples(X_test), detector.score_samples(X_test))
 
 
+def test_gaussian_loss_learns_where_normal_sound_is_unpredictable(data, tmp_path):
+    from flax import nnx
+
+    from skaudio_ad import _training, load, save
+
+    X_train, X_test, y_test = data
+    detector = ConvAutoencoderDetector(**TWO_FOLDS, loss="gaussian", random_state=0)
+    detector.fit(X_train)
+    # Bins 0-7 carry a rhythm the network can predict; bins 8-15 are noise it cannot.
+    config = detector._config
+    Z = detector._standardise(X_test[:20].transpose(0, 2, 1), np.arange(20))
+    patches = Z[:, :PATCH]
+    out = nnx.merge(_training.inference(config).graphdef, detector._device_params())(patches)
+    mean, log_var = _training._gaussian_head(out, N_MELS)
+    log_var = np.asarray(log_var)
+    assert log_var[..., :8].mean() < log_var[..., 8:].mean() - 0.5
+    # Its errors are squared errors in units of that predicted variance.
+    np.testing.assert_allclose(
+        np.asarray(_training.inference(config).patch_errors(detector._device_params(), patches)),
+        np.exp(-log_var) * (np.asarray(mean) - patches) ** 2,
+        rtol=1e-4, atol=1e-6,
+    )
+    assert roc_auc_score(y_test, -detector.score_samples(X_test)) > 0.9
+    errors = detector.frame_errors(X_test[y_test == 1])
+    peaks = errors.argmax(axis=1)
+    assert np.all(errors >= 0) and np.all((peaks >= 28) & (peaks < 42))
+    save(detector, tmp_path / "gaussian.skops")
+    loaded = load(tmp_path / "gaussian.skops")
+    assert loaded.loss == "gaussian"
+    np.testing.assert_array_equal(loaded.score_samples(X_test), detector.score_samples(X_test))
+
+
+@pytest.mark.parametrize("architecture", ["conv2d", "dense"])
+def test_gaussian_loss_on_every_architecture(data, architecture):
+    X_train, X_test, y_test = data
+    params = {"patch_frames": 5, "hidden_channels": 64} if architecture == "dense" else {}
+    detector = ConvAutoencoderDetector(
+        **{**TWO_FOLDS, "max_epochs": 3, **params}, architecture=architecture, loss="gaussian",
+        random_state=0,
+    ).fit(X_train[:20])
+    maps = detector.error_map(X_test[:2])
+    assert maps.shape == (2, N_MELS, N_FRAMES) and np.all(np.isfinite(maps)) and np.all(maps >= 0)
+    plain = ConvAutoencoderDetector(
+        **{**TWO_FOLDS, "max_epochs": 3, **params}, architecture=architecture, random_state=0
+    ).fit(X_train[:20])
+    # Twice the outputs: a mean and a log-variance for every value.
+    last = {"conv2d": lambda p: p["head"]["kernel"], "dense": lambda p: p["layers"][5]["kernel"]}
+    assert last[architecture](detector.params_).shape[-1] == 2 * last[architecture](
+        plain.params_).shape[-1]
+
+
+def test_gaussian_validation_loss_is_the_likelihood(data):
+    from skaudio_ad import _training
+
+    X_train = data[0][:12]
+    detector = ConvAutoencoderDetector(
+        **{**TWO_FOLDS, "max_epochs": 2}, loss="gaussian", validation_fraction=0.25,
+        random_state=0,
+    ).fit(X_train)
+    X_valid = X_train[detector.validation_indices_]
+    Z = detector._standardise(X_valid.transpose(0, 2, 1), detector.validation_indices_)
+    params = detector._device_params()
+    nll = _training.frame_errors(detector._config, params, Z, detector._hop, nll=True).mean()
+    scaled = _training.frame_errors(detector._config, params, Z, detector._hop).mean()
+    assert not np.isclose(nll, scaled)
+    best = detector.history_[detector.best_epoch_ - 1]["valid_loss"]
+    assert best == pytest.approx(nll, rel=1e-5)
+
+
 def test_error_profiles_are_standardised_per_band_before_the_knn_distance(fitted, data):
     from skaudio_ad import _evidence
 

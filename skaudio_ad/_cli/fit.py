@@ -44,6 +44,10 @@ def register(add_parser):
                      default="reconstruction", help="what the autoencoder learns: rebuild "
                      "each patch, or predict its hidden centre frames from the frames around "
                      "them")
+    fit.add_argument("--loss", choices=["mse", "gaussian"], default="mse",
+                     help="how the autoencoder trains: squared error, or a predicted variance "
+                     "per value and the Gaussian likelihood (errors then count less where "
+                     "normal sound is unpredictable, as under loud background)")
     fit.add_argument("--threshold", type=float, default=2.0, metavar="K",
                      help="anomaly when the clip's anomaly score > mean + K std of the out-of-fold "
                      "scores of the normal training clips")
@@ -99,7 +103,7 @@ def build_pipeline(args, *, verbose):
         latent_dim=args.latent_dim, threshold=args.threshold, max_epochs=args.epochs,
         patch_frames=args.patch_frames, hidden_channels=args.hidden_channels,
         validation_fraction=args.validation_fraction, target=args.target,
-        random_state=args.seed, verbose=verbose,
+        loss=args.loss, random_state=args.seed, verbose=verbose,
     )
     return Pipeline([("mel", mel), ("detector", detector)])
 
