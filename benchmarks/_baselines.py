@@ -243,19 +243,10 @@ def _encoder(config):
     import jax
     from flax import nnx
 
-    from skaudio_ad import _network, _training
+    from skaudio_ad import _training
 
     graphdef = _training.inference(config).graphdef
-
-    @jax.jit
-    def encode(params, patches):
-        model = nnx.merge(graphdef, params)
-        z = nnx.relu(model.stem(_network._pad_axis(patches, 1, model.padded_frames)))
-        for conv in model.down:
-            z = nnx.relu(conv(_network._space_to_depth_1d(z)))
-        return model.encode(z.reshape(z.shape[0], -1))
-
-    return encode
+    return jax.jit(lambda params, patches: nnx.merge(graphdef, params).codes(patches))
 
 
 class LatentProfileDetector(ConvAutoencoderDetector):

@@ -96,9 +96,10 @@ class ConvAutoencoderDetector(OutlierMixin, BaseEstimator):
         predicts a log-variance for every value it outputs and is trained by the Gaussian
         likelihood (beta-NLL, beta = 0.5); its errors are then squared errors in units of
         the predicted variance, so that what the network finds unpredictable in normal
-        sound (a background's fluctuations) weighs less; ``history_``'s losses are then
-        negative log-likelihoods (without constant; they can be negative). Ahead with loud
-        background, behind on clean clips (Notes).
+        sound (a background's fluctuations) weighs less. ``history_``'s ``train_loss`` is
+        then the beta-weighted and ``valid_loss`` the plain negative log-likelihood (without
+        constant; both can be negative). Ahead with loud background, behind on clean clips
+        (Notes).
     score_transform : {"yeo-johnson"} or None, default="yeo-johnson"
         "yeo-johnson": the clip score is standardised by the mean and standard deviation of
         the normal calibration scores and put through the Yeo-Johnson power transform whose

@@ -104,12 +104,16 @@ class ConvAutoencoder1d(nnx.Module):
         self.up = nnx.List([nnx.Conv(h, 2 * h, k, rngs=rngs) for _ in range(N_LEVELS)])
         self.head = nnx.Conv(h, config.out_channels, k, rngs=rngs)
 
-    def __call__(self, x):
-        n_frames = x.shape[1]
+    def codes(self, x):
+        """The bottleneck codes ``(b, latent_dim)`` of patches ``x``."""
         z = nnx.relu(self.stem(_pad_axis(x, 1, self.padded_frames)))
         for conv in self.down:
             z = nnx.relu(conv(_space_to_depth_1d(z)))
-        code = self.encode(z.reshape(z.shape[0], -1))
+        return self.encode(z.reshape(z.shape[0], -1))
+
+    def __call__(self, x):
+        n_frames = x.shape[1]
+        code = self.codes(x)
         z = nnx.relu(self.decode(code)).reshape(-1, self.code_frames, self.hidden)
         for conv in self.up:
             z = _depth_to_space_1d(nnx.relu(conv(z)))
