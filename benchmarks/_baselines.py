@@ -41,6 +41,11 @@ clips' scores, the rule of :class:`~skaudio_ad.ConvAutoencoderDetector`.
   trained by the Gaussian likelihood).
 - ``qprofile``: candidate (:class:`QuantileProfileDetector`): the 10th, 50th, 90th
   percentile and maximum of the clip's frame errors join the profile; not kept.
+- ``hybrid``, ``hybrid-both``, ``hybrid-plain``: candidates (:class:`HybridGaussianDetector`
+  and its subclasses): the ``gaussian`` networks scored by the plain squared error of the
+  predicted mean, the variance-scaled one, or both; not kept.
+- ``loss-ensemble``: candidate (:class:`LossEnsembleDetector`): the default's and the
+  ``gaussian`` network, standardised scores summed; not kept.
 """
 
 import functools
@@ -305,6 +310,142 @@ class LatentFullOnlyDetector(LatentFullDetector):
     latent_only = True
 
 
+@functools.lru_cache(maxsize=8)
+def _gaussian_profiles(config):
+    """Jitted: patches ``(b, T, c)`` -> the patch-mean plain squared error of the predicted
+    mean and the patch-mean variance-scaled one, each ``(b, c)`` (``loss="gaussian"`` only)."""
+    import jax
+    import jax.numpy as jnp
+
+    from skaudio_ad import _training
+
+    graphdef = _training.inference(config).graphdef
+
+    def both(params, patches):
+        out, target = _training._target_outputs(graphdef, config, params, patches)
+        mean, log_var = _training._gaussian_head(out, config.n_channels)
+        squared = (mean - target) ** 2
+        return jnp.mean(squared, axis=1), jnp.mean(jnp.exp(-log_var) * squared, axis=1)
+
+    return jax.jit(both)
+
+
+class HybridGaussianDetector(ConvAutoencoderDetector):
+    """Candidate: a ``loss="gaussian"`` network scored by both of its errors.
+
+    The variance-scaled error (the ``gaussian`` system's evidence) discounts what the network
+    expects to be unpredictable, a background's fluctuations, and won on noisy clips; the
+    plain squared error of the predicted mean (the default's kind of evidence) won on clean
+    ones. ``hybrid`` says which goes where: ``"plain-error"``, the one-sided error is the
+    plain one and the profile the scaled one; ``"both-profile"``, the scaled error and a
+    profile of both (``2 n_mels`` columns); ``"plain"``, both plain (the gaussian network
+    scored as a squared-error one). Same networks as ``gaussian`` (``memory`` shares them);
+    scoring only.
+    """
+
+    hybrid = "plain-error"
+
+    def _evidence(self, params, X):
+        from skaudio_ad import _evidence, _training
+
+        fn = _gaussian_profiles(self._config)
+        plain, scaled = [], []
+        for _, n, batches, n_real in _training._patch_batches(
+            X, self._config.patch_frames, self._hop
+        ):
+            outs = [fn(params, b) for b in batches]
+            for part, i in ((plain, 0), (scaled, 1)):
+                c = np.concatenate([np.asarray(o[i]) for o in outs])[:n_real]
+                part.append(c.astype(np.float64).reshape(n, -1, c.shape[1]).mean(axis=1))
+        plain, scaled = np.concatenate(plain), np.concatenate(scaled)
+        error = {"plain-error": plain, "both-profile": scaled, "plain": plain}[self.hybrid]
+        profiles = {
+            "plain-error": _evidence.profile(scaled[:, None, :]),
+            "both-profile": np.concatenate(
+                [_evidence.profile(scaled[:, None, :]), _evidence.profile(plain[:, None, :])],
+                axis=1,
+            ),
+            "plain": _evidence.profile(plain[:, None, :]),
+        }[self.hybrid]
+        return error.mean(axis=1)[:, None], profiles
+
+    def _validate_state(self):
+        pass  # the both-profile has 2 n_mels columns, which the package's check does not expect
+
+
+class HybridBothDetector(HybridGaussianDetector):
+    """Candidate: :class:`HybridGaussianDetector` with ``hybrid = "both-profile"``."""
+
+    hybrid = "both-profile"
+
+
+class HybridPlainDetector(HybridGaussianDetector):
+    """Candidate: :class:`HybridGaussianDetector` with ``hybrid = "plain"``."""
+
+    hybrid = "plain"
+
+
+class _RecordingDetector(ConvAutoencoderDetector):
+    """The detector, keeping the normal clips' (out-of-fold) calibration scores."""
+
+    def _calibrate(self, *args, **kwargs):
+        self._recording = True
+        try:
+            super()._calibrate(*args, **kwargs)
+        finally:
+            self._recording = False
+
+    def _transform_scores(self, scores):
+        out = super()._transform_scores(scores)
+        if getattr(self, "_recording", False):
+            self.calibration_scores_ = out
+        return out
+
+
+class LossEnsembleDetector(OutlierMixin, BaseEstimator):
+    """Candidate: the default's network and a ``loss="gaussian"`` one, scores summed.
+
+    The two won in different conditions (squared error clean, the variance-scaled error
+    noisy). Each member's clip score is standardised by the mean and standard deviation of
+    its out-of-fold normal scores, the two are summed, and the threshold is mean + k std of
+    the summed out-of-fold scores of the same clips (both members draw the same folds from
+    one ``random_state``). Costs two trainings; ``memory`` shares both members' networks
+    with the ``default`` and ``gaussian`` systems.
+    """
+
+    def __init__(self, random_state=None, memory=None, threshold=2.0):
+        self.random_state = random_state
+        self.memory = memory
+        self.threshold = threshold
+
+    def fit(self, X, y=None):
+        self.members_ = [
+            _RecordingDetector(random_state=self.random_state, memory=self.memory, loss=loss)
+            for loss in ("mse", "gaussian")
+        ]
+        for member in self.members_:
+            member.fit(X)
+        oof = [m.calibration_scores_ for m in self.members_]
+        if len(set(map(len, oof))) != 1:
+            raise ValueError("the members calibrated on different clips")
+        self.scales_ = [(s.mean(), s.std(ddof=1)) for s in oof]
+        train = self._anomaly(oof)
+        self.offset_ = -float(train.mean() + self.threshold * train.std(ddof=1))
+        return self
+
+    def _anomaly(self, scores):
+        return sum((s - mean) / std for s, (mean, std) in zip(scores, self.scales_, strict=True))
+
+    def score_samples(self, X):
+        return -self._anomaly([-m.score_samples(X) for m in self.members_])
+
+    def decision_function(self, X):
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X):
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+
 def _old_default(seed):
     return ConvAutoencoderDetector(random_state=seed, **OLD_DEFAULT)
 
@@ -340,6 +481,13 @@ SYSTEMS = {
     "qprofile": lambda seed: QuantileProfileDetector(random_state=seed, memory=MEMORY),
     "latent-full": lambda seed: LatentFullDetector(random_state=seed, memory=MEMORY),
     "latent-full-code": lambda seed: LatentFullOnlyDetector(random_state=seed, memory=MEMORY),
+    "hybrid": lambda seed: HybridGaussianDetector(
+        random_state=seed, loss="gaussian", memory=MEMORY),
+    "hybrid-both": lambda seed: HybridBothDetector(
+        random_state=seed, loss="gaussian", memory=MEMORY),
+    "hybrid-plain": lambda seed: HybridPlainDetector(
+        random_state=seed, loss="gaussian", memory=MEMORY),
+    "loss-ensemble": lambda seed: LossEnsembleDetector(random_state=seed, memory=MEMORY),
     "old-default": _old_default,
     # Candidates measured on the way to the default (benchmarks/results/quality.md).
     "reconstruction-oof": lambda seed: ConvAutoencoderDetector(
