@@ -358,15 +358,13 @@ class HybridGaussianDetector(ConvAutoencoderDetector):
                 c = np.concatenate([np.asarray(o[i]) for o in outs])[:n_real]
                 part.append(c.astype(np.float64).reshape(n, -1, c.shape[1]).mean(axis=1))
         plain, scaled = np.concatenate(plain), np.concatenate(scaled)
-        error = {"plain-error": plain, "both-profile": scaled, "plain": plain}[self.hybrid]
-        profiles = {
-            "plain-error": _evidence.profile(scaled[:, None, :]),
-            "both-profile": np.concatenate(
-                [_evidence.profile(scaled[:, None, :]), _evidence.profile(plain[:, None, :])],
-                axis=1,
-            ),
-            "plain": _evidence.profile(plain[:, None, :]),
-        }[self.hybrid]
+        if self.hybrid == "plain-error":
+            error, profiles = plain, _evidence.profile(scaled[:, None, :])
+        elif self.hybrid == "plain":
+            error, profiles = plain, _evidence.profile(plain[:, None, :])
+        else:  # "both-profile"
+            error = scaled
+            profiles = _evidence.profile(np.concatenate([scaled, plain], axis=1)[:, None, :])
         return error.mean(axis=1)[:, None], profiles
 
     def _validate_state(self):
@@ -402,7 +400,7 @@ class _RecordingDetector(ConvAutoencoderDetector):
         return out
 
 
-class LossEnsembleDetector(OutlierMixin, BaseEstimator):
+class LossEnsembleDetector(_ClipBaseline):
     """Candidate: the default's network and a ``loss="gaussian"`` one, scores summed.
 
     The two won in different conditions (squared error clean, the variance-scaled error
@@ -438,12 +436,6 @@ class LossEnsembleDetector(OutlierMixin, BaseEstimator):
 
     def score_samples(self, X):
         return -self._anomaly([-m.score_samples(X) for m in self.members_])
-
-    def decision_function(self, X):
-        return self.score_samples(X) - self.offset_
-
-    def predict(self, X):
-        return np.where(self.decision_function(X) < 0, -1, 1)
 
 
 def _old_default(seed):
